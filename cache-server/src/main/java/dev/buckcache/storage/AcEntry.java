@@ -1,0 +1,20 @@
+package dev.buckcache.storage;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * A stored action-cache value. {@link Kind#ACTION_RESULT} values are serialized REAPI
+ * ActionResults and are returned only while every blob they reference is present; {@link
+ * Kind#RAW} values (ccache puts its own blobs under {@code /ac/}) are returned as they are.
+ */
+public record AcEntry(Kind kind, byte[] value) {
+  public AcEntry {
+    requireNonNull(kind, "kind");
+    requireNonNull(value, "value");
+  }
+
+  public enum Kind {
+    ACTION_RESULT,
+    RAW
+  }
+}

@@ -1,0 +1,40 @@
+package dev.buckcache.storage;
+
+import java.util.Arrays;
+
+/** A reader over bytes already in memory (the memory tier, the empty blob). */
+final class ArrayReader implements BlobReader {
+  private final byte[] bytes;
+  private final long offset;
+  private boolean done;
+
+  ArrayReader(byte[] bytes, long offset) {
+    this.bytes = bytes;
+    this.offset = offset;
+  }
+
+  @Override
+  public long size() {
+    return bytes.length;
+  }
+
+  @Override
+  public byte[] nextRaw() {
+    if (done || offset >= bytes.length) {
+      return null;
+    }
+    done = true;
+    return offset == 0 ? bytes : Arrays.copyOfRange(bytes, (int) offset, bytes.length);
+  }
+
+  @Override
+  public StoredChunk nextStored() {
+    var raw = nextRaw();
+    return raw == null ? null : new StoredChunk(StoredChunk.Encoding.RAW, raw, raw.length);
+  }
+
+  @Override
+  public void close() {
+    done = true;
+  }
+}

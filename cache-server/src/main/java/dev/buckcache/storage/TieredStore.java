@@ -1,0 +1,326 @@
+package dev.buckcache.storage;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.buckcache.digest.Digest;
+import dev.buckcache.storage.disk.DiskListener;
+import dev.buckcache.storage.disk.DiskSettings;
+import dev.buckcache.storage.disk.DiskTier;
+import dev.buckcache.storage.memory.MemoryTier;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.LongAdder;
+
+/*
+ * Design notes
+ *
+ * Write-through: every entry is written to disk; small ones are also kept in memory. Memory is a
+ * subset of disk (eviction on disk invalidates memory), so a presence check can trust either tier.
+ * Memory hits keep the disk copy's recency moving via its remembered ring offset, without a disk
+ * read. Disk reads of small entries load through Caffeine, so concurrent misses for one key read
+ * the disk once.
+ */
+
+/** The store both front ends use: CAS blobs and action-cache entries over memory and disk tiers. */
+public final class TieredStore implements BlobStore, ActionCache, AutoCloseable {
+  private final DiskTier disk;
+  private final MemoryTier memory;
+  private final long maxBlobSize;
+  private final TierCounters counters = new TierCounters();
+
+  private TieredStore(DiskSettings disk, long memorySize, long maxBlobSize) {
+    long maxMemoryEntry = Math.min(disk.chunkSize(), Math.max(0, memorySize / 64));
+    this.memory = new MemoryTier(memorySize, maxMemoryEntry, ForkJoinPool.commonPool());
+    this.maxBlobSize = maxBlobSize;
+    this.disk = DiskTier.open(disk, new DiskListener() {
+      @Override
+      public void evicted(List<StoreKey> keys) {
+        memory.invalidateAll(keys);
+      }
+
+      @Override
+      public void placed(StoreKey key, long ringOffset) {
+        memory.moved(key, ringOffset);
+      }
+    });
+  }
+
+  /**
+   * Opens the store.
+   *
+   * @param memorySize bytes for the memory tier (0 disables it)
+   * @param maxBlobSize largest blob or action-cache value accepted
+   */
+  public static TieredStore open(DiskSettings disk, long memorySize, long maxBlobSize) {
+    requireNonNull(disk, "disk");
+    return new TieredStore(disk, memorySize, maxBlobSize);
+  }
+
+  // ---------------------------------------------------------------------------------- CAS
+
+  @Override
+  public boolean contains(Digest digest) {
+    if (digest.isEmpty()) {
+      return true;
+    }
+    var key = StoreKey.cas(digest);
+    if (memoryHit(key) != null) {
+      return true;
+    }
+    return disk.find(key) != null;
+  }
+
+  @Override
+  public List<Digest> findMissing(Collection<Digest> digests) {
+    var toCheck = new ArrayList<Digest>();
+    var keys = new ArrayList<StoreKey>();
+    for (var d : digests) {
+      var key = StoreKey.cas(d);
+      if (!d.isEmpty() && memoryHit(key) == null) {
+        toCheck.add(d);
+        keys.add(key);
+      }
+    }
+    var missing = new ArrayList<Digest>();
+    if (!keys.isEmpty()) {
+      var present = disk.containsAll(keys);
+      for (int i = 0; i < present.length; i++) {
+        if (!present[i]) {
+          missing.add(toCheck.get(i));
+        }
+      }
+    }
+    return missing;
+  }
+
+  @Override
+  public Optional<BlobReader> open(Digest digest, long offset) {
+    if (offset < 0 || offset > digest.size()) {
+      throw new IllegalArgumentException(
+          "read offset " + offset + " is outside the blob (size " + digest.size() + ")");
+    }
+    if (digest.isEmpty()) {
+      return Optional.of(new ArrayReader(new byte[0], 0));
+    }
+    var key = StoreKey.cas(digest);
+    var located = new DiskTier.Entry[1];
+    var cached = memoryOrLoad(key, located);
+    if (cached != null) {
+      return Optional.of(new ArrayReader(cached.bytes(), offset));
+    }
+    if (located[0] == null) {
+      counters.miss();
+      return Optional.empty();
+    }
+    var stream = disk.stream(located[0], offset);
+    if (stream == null) {
+      counters.miss();
+      return Optional.empty();
+    }
+    counters.diskHit();
+    return Optional.of(new DiskReader(located[0].size(), stream));
+  }
+
+  @Override
+  public BlobWriter newWriter(Digest digest) {
+    checkSize(digest.size(), "blob " + digest);
+    if (digest.isEmpty() || contains(digest)) {
+      return new VerifyingWriter(digest, VerifyingWriter.DISCARD);
+    }
+    var key = StoreKey.cas(digest);
+    var write = disk.begin(key, DiskTier.KIND_CAS, digest.size());
+    return new VerifyingWriter(digest, new DiskSink(key, DiskTier.KIND_CAS, write));
+  }
+
+  // ---------------------------------------------------------------------------------- AC
+
+  @Override
+  public Optional<AcEntry> get(AcKey acKey) {
+    var key = StoreKey.ac(acKey);
+    var located = new DiskTier.Entry[1];
+    var cached = memoryOrLoad(key, located);
+    if (cached != null) {
+      return Optional.of(new AcEntry(kindOf(cached.kind()), cached.bytes()));
+    }
+    if (located[0] == null) {
+      counters.miss();
+      return Optional.empty();
+    }
+    var stream = disk.stream(located[0], 0);
+    if (stream == null) {
+      counters.miss();
+      return Optional.empty();
+    }
+    counters.diskHit();
+    try (var reader = new DiskReader(located[0].size(), stream)) {
+      return Optional.of(new AcEntry(kindOf(located[0].kind()), readAll(reader)));
+    }
+  }
+
+  @Override
+  public void put(AcKey acKey, AcEntry entry) {
+    checkSize(entry.value().length, "action-cache value");
+    var key = StoreKey.ac(acKey);
+    byte kind = entry.kind() == AcEntry.Kind.RAW ? DiskTier.KIND_AC_RAW : DiskTier.KIND_AC_RESULT;
+    var sink = new DiskSink(key, kind, disk.begin(key, kind, entry.value().length));
+    try {
+      sink.write(entry.value(), 0, entry.value().length);
+      sink.commit();
+    } catch (RuntimeException e) {
+      sink.abort();
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- shared
+
+  private MemoryTier.Value memoryHit(StoreKey key) {
+    var v = memory.get(key);
+    if (v != null) {
+      keepYoung(key, v);
+    }
+    return v;
+  }
+
+  /** The memory value (loading small disk entries into memory), else the disk entry in located. */
+  private MemoryTier.Value memoryOrLoad(StoreKey key, DiskTier.Entry[] located) {
+    var hit = memoryHit(key);
+    if (hit != null) {
+      counters.memoryHit();
+      return hit;
+    }
+    var loaded = memory.get(key, k -> {
+      var entry = disk.find(k);
+      located[0] = entry;
+      if (entry == null || !memory.admits(entry.size()) || entry.chunkCount() > 1) {
+        return null;
+      }
+      var bytes = disk.readWhole(entry);
+      return bytes == null ? null : new MemoryTier.Value(entry.kind(), bytes, entry.ringOffset());
+    });
+    if (loaded != null && located[0] != null) {
+      counters.diskHit();
+    }
+    if (loaded != null && located[0] == null) {
+      counters.memoryHit();
+    }
+    return loaded;
+  }
+
+  private void keepYoung(StoreKey key, MemoryTier.Value v) {
+    if (disk.isOld(v.ringOffset())) {
+      disk.scheduleRefresh(key);
+    }
+  }
+
+  private void checkSize(long size, String what) {
+    if (size > maxBlobSize) {
+      throw new StorageException.TooLarge(
+          what + " is " + size + " bytes, over the " + maxBlobSize + "-byte limit (max_blob_size)");
+    }
+  }
+
+  private static AcEntry.Kind kindOf(byte kind) {
+    return kind == DiskTier.KIND_AC_RAW ? AcEntry.Kind.RAW : AcEntry.Kind.ACTION_RESULT;
+  }
+
+  private static byte[] readAll(BlobReader reader) {
+    var out = new java.io.ByteArrayOutputStream((int) Math.min(reader.size(), 1 << 20));
+    for (var chunk = reader.nextRaw(); chunk != null; chunk = reader.nextRaw()) {
+      out.write(chunk, 0, chunk.length);
+    }
+    return out.toByteArray();
+  }
+
+  /** Accounting of both tiers. */
+  public StoreStats stats() {
+    return new StoreStats(disk.stats(), memory.entries(), memory.weightedBytes(),
+        counters.memoryHits.sum(), counters.diskHits.sum(), counters.misses.sum());
+  }
+
+  /** The disk tier, for operations and tests. */
+  public DiskTier disk() {
+    return disk;
+  }
+
+  @Override
+  public void close() {
+    disk.close();
+  }
+
+  /** Sends verified bytes to a disk write and, on commit, the whole value to memory if small. */
+  private final class DiskSink implements VerifyingWriter.Sink {
+    private final StoreKey key;
+    private final byte kind;
+    private final dev.buckcache.storage.disk.DiskWrite write;
+    private byte[] copy;
+    private int copied;
+
+    DiskSink(StoreKey key, byte kind, dev.buckcache.storage.disk.DiskWrite write) {
+      this.key = key;
+      this.kind = kind;
+      this.write = write;
+    }
+
+    @Override
+    public void write(byte[] bytes, int offset, int length) {
+      write.write(bytes, offset, length);
+      keepCopy(bytes, offset, length);
+    }
+
+    private void keepCopy(byte[] bytes, int offset, int length) {
+      if (copy == null && copied == 0 && memory.admits(length)) {
+        copy = new byte[0];
+      }
+      if (copy == null) {
+        return;
+      }
+      if (!memory.admits((long) copied + length)) {
+        copy = null;
+        copied = -1;
+        return;
+      }
+      if (copy.length < copied + length) {
+        copy = java.util.Arrays.copyOf(copy, Math.max(copied + length, copy.length * 2));
+      }
+      System.arraycopy(bytes, offset, copy, copied, length);
+      copied += length;
+    }
+
+    @Override
+    public void commit() {
+      write.commit();
+      if (copy != null) {
+        var bytes = copy.length == copied ? copy : java.util.Arrays.copyOf(copy, copied);
+        var entry = disk.find(key);
+        memory.put(key, new MemoryTier.Value(kind, bytes, entry == null ? 0 : entry.ringOffset()));
+      }
+    }
+
+    @Override
+    public void abort() {
+      write.abort();
+    }
+  }
+
+  private static final class TierCounters {
+    final LongAdder memoryHits = new LongAdder();
+    final LongAdder diskHits = new LongAdder();
+    final LongAdder misses = new LongAdder();
+
+    void memoryHit() {
+      memoryHits.increment();
+    }
+
+    void diskHit() {
+      diskHits.increment();
+    }
+
+    void miss() {
+      misses.increment();
+    }
+  }
+}

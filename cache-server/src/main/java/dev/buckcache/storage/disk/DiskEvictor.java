@@ -1,0 +1,287 @@
+package dev.buckcache.storage.disk;
+
+import dev.buckcache.storage.StorageException;
+import dev.buckcache.storage.StoreKey;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import org.rocksdb.CompactRangeOptions;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.Slice;
+import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the disk tier within its budget. One background thread; a round starts when used bytes
+ * reach the budget and walks the write-order log from the oldest record until used bytes are at
+ * the cleanup threshold. See the design notes in {@link DiskTier}.
+ */
+final class DiskEvictor implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DiskEvictor.class);
+  private static final int BATCH = 256;
+  private static final long ROOM_WAIT_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+  private final DiskTier tier;
+  private final RocksLayout db;
+  private final Consumer<List<StoreKey>> onEvict;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition work = lock.newCondition();
+  private final Condition room = lock.newCondition();
+  private final AtomicLong evictedEntries = new AtomicLong();
+  private final AtomicLong evictedBytes = new AtomicLong();
+  private final AtomicLong waitingBytes = new AtomicLong();
+  private final Thread thread;
+  private volatile long metadataBytes;
+  private volatile boolean closed;
+  private long lowerBound;
+
+  DiskEvictor(DiskTier tier, Consumer<List<StoreKey>> onEvict) {
+    this.tier = tier;
+    this.db = tier.db;
+    this.onEvict = onEvict;
+    this.metadataBytes = db.metadataBytes();
+    this.thread = DiskTier.daemon("buckcache-evictor").newThread(this::run);
+  }
+
+  void start() {
+    thread.start();
+  }
+
+  long budget() {
+    return tier.settings.maxSize() - tier.settings.fixedReserve() - metadataBytes;
+  }
+
+  long used() {
+    return tier.head.get() - tier.tail.get() + tier.pendingBytes.get();
+  }
+
+  long evictedEntries() {
+    return evictedEntries.get();
+  }
+
+  long evictedBytes() {
+    return evictedBytes.get();
+  }
+
+  /** A round is due when stored bytes plus what writers wait to write reach the budget. */
+  private boolean due() {
+    return used() + waitingBytes.get() >= budget();
+  }
+
+  void nudge() {
+    if (due()) {
+      signal(work);
+    }
+  }
+
+  /** Blocks a writer until {@code bytes} more fit in the budget; StoreFull after 30 s. */
+  void awaitRoom(long bytes) {
+    if (used() + bytes <= budget()) {
+      return;
+    }
+    long deadline = System.nanoTime() + ROOM_WAIT_NANOS;
+    waitingBytes.addAndGet(bytes);
+    lock.lock();
+    try {
+      while (used() + bytes > budget() && !closed) {
+        work.signal();
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new StorageException.StoreFull(
+              "store is full: " + used() + " of " + budget() + " bytes used, eviction cannot free "
+                  + "more (uploads in progress hold " + tier.pendingBytes.get() + " bytes)", null);
+        }
+        room.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StorageException.Busy("interrupted while waiting for room in the store");
+    } finally {
+      lock.unlock();
+      waitingBytes.addAndGet(-bytes);
+    }
+  }
+
+  private void run() {
+    while (!closed) {
+      lock.lock();
+      try {
+        if (!due()) {
+          work.await(1, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        return;
+      } finally {
+        lock.unlock();
+      }
+      try {
+        metadataBytes = db.metadataBytes();
+        evictIfNeeded();
+      } catch (RuntimeException e) {
+        log.error("eviction round failed: {}", e.getMessage(), e);
+        sleepQuietly();
+      }
+    }
+  }
+
+  synchronized void evictIfNeeded() {
+    if (closed || !due()) {
+      return;
+    }
+    long target = (long) (budget() * tier.settings.cleanupThreshold()) - waitingBytes.get();
+    long started = System.nanoTime();
+    long before = used();
+    int count = evictTo(target);
+    log.debug("evicted {} entries, {} -> {} bytes in {} ms", count, before, used(),
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+  }
+
+  private int evictTo(long target) {
+    var evicted = new ArrayList<StoreKey>();
+    long lastSeq = -1;
+    try (var bound = new Slice(Keys.seq(lowerBound));
+        var options = new ReadOptions().setIterateLowerBound(bound);
+        var it = db.db.newIterator(db.log, options)) {
+      it.seekToFirst();
+      while (used() > target && it.isValid()) {
+        var records = new ArrayList<byte[][]>(BATCH);
+        long excess = used() - target;
+        for (int i = 0; i < BATCH && it.isValid() && excess > 0; i++, it.next()) {
+          records.add(new byte[][] {it.key(), it.value()});
+          excess -= Keys.logStoredBytes(it.value());
+        }
+        lastSeq = Keys.seqOf(records.get(records.size() - 1)[0]);
+        evicted.addAll(evictRecords(records));
+        signal(room);
+      }
+    }
+    if (lastSeq >= 0) {
+      dropData(lastSeq);
+      safeNotify(evicted);
+    }
+    return evicted.size();
+  }
+
+  /** Deletes a batch of log records and the index records that still point at them. */
+  private List<StoreKey> evictRecords(List<byte[][]> records) {
+    var keys = new ArrayList<StoreKey>();
+    var locks = new IdentityHashMap<ReentrantLock, Boolean>();
+    for (var r : records) {
+      var entryKey = Keys.logEntryKey(r[1]);
+      if (entryKey.length > 0) {
+        locks.put(tier.lockFor(StoreKey.wrap(entryKey)), Boolean.TRUE);
+      }
+    }
+    locks.keySet().forEach(ReentrantLock::lock);
+    try (var batch = new WriteBatch()) {
+      long freed = 0;
+      for (var r : records) {
+        freed += Keys.logStoredBytes(r[1]);
+        batch.delete(db.log, r[0]);
+        var entryKey = Keys.logEntryKey(r[1]);
+        if (entryKey.length > 0 && pointsAt(entryKey, Keys.seqOf(r[0]))) {
+          batch.delete(db.index, entryKey);
+          keys.add(StoreKey.wrap(entryKey));
+        }
+      }
+      batch.merge(db.counters, RocksLayout.TAIL, Keys.counter(freed));
+      batch.merge(db.counters, RocksLayout.ENTRIES, Keys.counter(-keys.size()));
+      db.db.write(db.writeOptions, batch);
+      tier.tail.addAndGet(freed);
+      tier.entries.addAndGet(-keys.size());
+      evictedBytes.addAndGet(freed);
+      evictedEntries.addAndGet(keys.size());
+    } catch (RocksDBException e) {
+      throw DiskErrors.wrap(e, "evicting");
+    } finally {
+      locks.keySet().forEach(ReentrantLock::unlock);
+    }
+    return keys;
+  }
+
+  private boolean pointsAt(byte[] entryKey, long seq) {
+    var meta = tier.lookup(StoreKey.wrap(entryKey));
+    return meta != null && meta.seq() == seq;
+  }
+
+  /**
+   * Frees the data of everything below {@code lastSeq}, except uploads in progress: a range
+   * tombstone (so compaction drops partly covered files' dead chunks) and whole-file drops.
+   */
+  private void dropData(long lastSeq) {
+    var ranges = new ArrayList<long[]>();
+    long start = 0;
+    for (long p : tier.pendingSeqs.headSet(lastSeq + 1)) {
+      if (p > start) {
+        ranges.add(new long[] {start, p});
+      }
+      start = p + 1;
+    }
+    if (start <= lastSeq) {
+      ranges.add(new long[] {start, lastSeq + 1});
+    }
+    var pending = tier.pendingSeqs.headSet(lastSeq + 1);
+    lowerBound = pending.isEmpty() ? lastSeq + 1 : Math.min(lastSeq + 1, pending.first());
+    try {
+      var slices = new ArrayList<byte[]>();
+      for (var r : ranges) {
+        db.db.deleteRange(db.data, db.writeOptions, Keys.chunk(r[0], 0), Keys.chunk(r[1], 0));
+        slices.add(Keys.chunk(r[0], 0));
+        slices.add(Keys.chunk(r[1], 0));
+      }
+      db.db.deleteFilesInRanges(db.data, slices, false);
+      try (var options = new CompactRangeOptions().setExclusiveManualCompaction(false)) {
+        db.db.compactRange(db.data, Keys.chunk(0, 0), Keys.chunk(lastSeq + 1, 0), options);
+        db.db.compactRange(db.log, Keys.seq(0), Keys.seq(lowerBound), options);
+      }
+    } catch (RocksDBException e) {
+      log.warn("freeing evicted data files failed (space returns at the next round): {}",
+          e.getMessage());
+    }
+  }
+
+  private void safeNotify(List<StoreKey> keys) {
+    try {
+      onEvict.accept(keys);
+    } catch (RuntimeException e) {
+      log.warn("eviction listener failed: {}", e.getMessage(), e);
+    }
+  }
+
+  private void signal(Condition condition) {
+    lock.lock();
+    try {
+      condition.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static void sleepQuietly() {
+    try {
+      Thread.sleep(1000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    signal(work);
+    signal(room);
+    thread.interrupt();
+    try {
+      thread.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

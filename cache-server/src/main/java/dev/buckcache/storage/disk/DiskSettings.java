@@ -1,0 +1,49 @@
+package dev.buckcache.storage.disk;
+
+import static java.util.Objects.requireNonNull;
+
+import java.nio.file.Path;
+
+/**
+ * What the disk tier needs to know, derived once from the storage config.
+ *
+ * @param chunkSize uncompressed bytes per stored chunk; 1 MiB in production, smaller in tests
+ */
+public record DiskSettings(
+    Path dir, long maxSize, double cleanupThreshold, boolean compress, int zstdLevel, int chunkSize) {
+
+  public static final int DEFAULT_CHUNK_SIZE = 1 << 20;
+  public static final long MIN_MAX_SIZE = 32L << 20;
+
+  public DiskSettings {
+    requireNonNull(dir, "dir");
+    if (maxSize < MIN_MAX_SIZE) {
+      throw new IllegalArgumentException("max size must be at least 32MB");
+    }
+    if (!(cleanupThreshold > 0 && cleanupThreshold < 1)) {
+      throw new IllegalArgumentException("cleanup threshold must be between 0 and 1");
+    }
+  }
+
+  /** Memtable size of the data column family: small stores flush often, big ones less. */
+  long dataWriteBuffer() {
+    return clamp(maxSize / 64, 1L << 20, 64L << 20);
+  }
+
+  /** Total WAL size at which RocksDB forces flushes. */
+  long walLimit() {
+    return clamp(maxSize / 32, 4L << 20, 256L << 20);
+  }
+
+  /**
+   * Disk kept free of blob data for what is not blob data: WAL files, the data memtable's flush
+   * output before its range is dropped, the MANIFEST, OPTIONS and LOG files.
+   */
+  long fixedReserve() {
+    return 2 * walLimit() + 2 * dataWriteBuffer() + (2L << 20);
+  }
+
+  private static long clamp(long v, long lo, long hi) {
+    return Math.max(lo, Math.min(hi, v));
+  }
+}

@@ -1,0 +1,492 @@
+package dev.buckcache.storage.disk;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.buckcache.storage.StorageException;
+import dev.buckcache.storage.StoreKey;
+import dev.buckcache.storage.StoredChunk;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Slice;
+import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/*
+ * Design notes
+ *
+ * The disk tier is a ring in write order laid over RocksDB (column families: see RocksLayout).
+ * Every write gets a fresh sequence number `seq`; its chunks are keys `seq ++ chunkNo` in `data`,
+ * so data files hold ascending, mostly disjoint seq ranges. Committing writes one atomic batch:
+ * the `index` record (key -> seq, size, ring offset), a `log` record (seq -> stored bytes, key),
+ * and the `head` counter. A blob is therefore visible only when complete.
+ *
+ * Accounting. `head` is the sum of stored bytes ever committed, `tail` the sum ever evicted; both
+ * are persisted as uint64add merges inside the same batches that change them, so they survive
+ * crashes exactly and reopen costs two point reads, not a scan. used = head - tail + bytes of
+ * uploads in progress.
+ *
+ * Eviction (DiskEvictor) walks `log` from the oldest seq, deletes index and log records, advances
+ * `tail`, then drops whole data files below the last evicted seq: cost proportional to what is
+ * evicted. Uploads in progress keep their seqs out of the dropped ranges.
+ *
+ * Recency. A pure ring is FIFO. To make it LRU-like, a read or presence check of an entry in the
+ * older half of the ring copies it forward (a new seq at the head, same stored bytes; Buildbarn's
+ * "refresh" idea). Eviction frees at most the oldest (1 - cleanup threshold) of the ring per
+ * round, so an entry read since it entered the older half is never the next to go; a hot set
+ * survives any flood of new writes. Copies run on one background thread, at most one per key.
+ *
+ * Crashes. An upload records its seq in `pending` before writing chunks and removes it in its
+ * commit batch. On open, leftover pending seqs become dead log records sized by RocksDB's
+ * approximate range size, so eviction reclaims their space: nothing leaks, nothing partial is
+ * readable (there is no index record).
+ *
+ * Concurrency. Index mutations for one key (commit, refresh, eviction) hold that key's lock
+ * stripe; readers take no locks. Streaming reads use an iterator, which pins the files it reads,
+ * so eviction cannot tear a read in progress.
+ */
+
+/** The RocksDB-backed tier: durable, chunked, zstd-compressed, evicting in LRU order. */
+public final class DiskTier implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DiskTier.class);
+
+  public static final byte KIND_CAS = 0;
+  public static final byte KIND_AC_RESULT = 1;
+  public static final byte KIND_AC_RAW = 2;
+
+  /** Entries whose ring offset lies in this oldest fraction of the ring are copied forward. */
+  static final double REFRESH_FRACTION = 0.5;
+
+  private static final byte[] EMPTY = new byte[0];
+
+  final DiskSettings settings;
+  final RocksLayout db;
+  final ChunkCodec codec;
+  final AtomicLong head = new AtomicLong();
+  final AtomicLong tail = new AtomicLong();
+  final AtomicLong entries = new AtomicLong();
+  final AtomicLong pendingBytes = new AtomicLong();
+  final ConcurrentSkipListSet<Long> pendingSeqs = new ConcurrentSkipListSet<>();
+  private final AtomicLong nextSeq = new AtomicLong();
+  private final AtomicLong refreshes = new AtomicLong();
+  private final ReentrantLock[] stripes = new ReentrantLock[1024];
+  private final Set<StoreKey> refreshing = ConcurrentHashMap.newKeySet();
+  private final ThreadPoolExecutor refresher;
+  private final DiskEvictor evictor;
+  private final DiskListener listener;
+
+  private DiskTier(DiskSettings settings, RocksLayout db, DiskListener listener)
+      throws RocksDBException {
+    this.settings = settings;
+    this.db = db;
+    this.codec = new ChunkCodec(settings.compress(), settings.zstdLevel());
+    for (int i = 0; i < stripes.length; i++) {
+      stripes[i] = new ReentrantLock();
+    }
+    loadCounters();
+    recoverPending();
+    this.refresher =
+        new ThreadPoolExecutor(
+            1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4096), daemon("buckcache-refresh"));
+    this.listener = listener;
+    this.evictor = new DiskEvictor(this, listener::evicted);
+  }
+
+  /**
+   * Opens (or creates) the store in {@code settings.dir()}.
+   *
+   * @param listener told what eviction removed and where copies moved, so upper tiers follow
+   */
+  public static DiskTier open(DiskSettings settings, DiskListener listener) {
+    requireNonNull(settings, "settings");
+    requireNonNull(listener, "listener");
+    RocksLayout layout;
+    try {
+      layout = RocksLayout.open(settings);
+    } catch (RocksDBException e) {
+      throw DiskErrors.wrap(e, "opening the store in " + settings.dir());
+    }
+    try {
+      var tier = new DiskTier(settings, layout, listener);
+      tier.evictor.start();
+      return tier;
+    } catch (RocksDBException | RuntimeException e) {
+      layout.close();
+      throw e instanceof RocksDBException re ? DiskErrors.wrap(re, "opening the store") : (RuntimeException) e;
+    }
+  }
+
+  private void loadCounters() throws RocksDBException {
+    head.set(Keys.counterValue(db.db.get(db.counters, RocksLayout.HEAD)));
+    tail.set(Keys.counterValue(db.db.get(db.counters, RocksLayout.TAIL)));
+    entries.set(Keys.counterValue(db.db.get(db.counters, RocksLayout.ENTRIES)));
+    long last = Math.max(lastSeq(db.data), Math.max(lastSeq(db.log), lastSeq(db.pending)));
+    nextSeq.set(last + 1);
+  }
+
+  private long lastSeq(org.rocksdb.ColumnFamilyHandle cf) {
+    try (var it = db.db.newIterator(cf)) {
+      it.seekToLast();
+      return it.isValid() ? Keys.seqOf(it.key()) : -1;
+    }
+  }
+
+  /** Turns uploads a crash interrupted into dead log records, so eviction reclaims their space. */
+  private void recoverPending() throws RocksDBException {
+    var seqs = new ArrayList<Long>();
+    try (var it = db.db.newIterator(db.pending)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        seqs.add(Keys.seqOf(it.key()));
+      }
+    }
+    for (long seq : seqs) {
+      var range = new org.rocksdb.Range(
+          new Slice(Keys.chunk(seq, 0)), new Slice(Keys.chunk(seq + 1, 0)));
+      long bytes = db.db.getApproximateSizes(db.data, List.of(range),
+          org.rocksdb.SizeApproximationFlag.INCLUDE_FILES,
+          org.rocksdb.SizeApproximationFlag.INCLUDE_MEMTABLES)[0];
+      try (var batch = new WriteBatch()) {
+        batch.deleteRange(db.data, Keys.chunk(seq, 0), Keys.chunk(seq + 1, 0));
+        batch.delete(db.pending, Keys.seq(seq));
+        batch.put(db.log, Keys.seq(seq), Keys.logRecord(bytes, EMPTY));
+        batch.merge(db.counters, RocksLayout.HEAD, Keys.counter(bytes));
+        db.db.write(db.writeOptions, batch);
+      }
+      head.addAndGet(bytes);
+    }
+    if (!seqs.isEmpty()) {
+      log.info("recovered {} interrupted upload(s) from before the last shutdown", seqs.size());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- reads
+
+  /** The index record, or null. */
+  EntryMeta lookup(StoreKey key) {
+    try {
+      var bytes = db.db.get(db.index, key.bytes());
+      return bytes == null ? null : EntryMeta.decode(bytes);
+    } catch (RocksDBException e) {
+      throw DiskErrors.wrap(e, "looking up " + key);
+    }
+  }
+
+  /** Index records for many keys at once (null where absent), in order. */
+  List<EntryMeta> lookupAll(List<StoreKey> keys) {
+    var raw = new ArrayList<byte[]>(keys.size());
+    keys.forEach(k -> raw.add(k.bytes()));
+    try {
+      var values = db.db.multiGetAsList(java.util.Collections.nCopies(keys.size(), db.index), raw);
+      var out = new ArrayList<EntryMeta>(values.size());
+      values.forEach(v -> out.add(v == null ? null : EntryMeta.decode(v)));
+      return out;
+    } catch (RocksDBException e) {
+      throw DiskErrors.wrap(e, "looking up " + keys.size() + " keys");
+    }
+  }
+
+  /** Present and of the given kind; moves recency. */
+  public Entry find(StoreKey key) {
+    var meta = lookup(key);
+    if (meta != null) {
+      touch(key, meta);
+    }
+    return meta == null ? null : new Entry(key, meta);
+  }
+
+  /** Presence of many keys; moves recency of those found. */
+  public boolean[] containsAll(List<StoreKey> keys) {
+    var metas = lookupAll(keys);
+    var out = new boolean[keys.size()];
+    for (int i = 0; i < out.length; i++) {
+      var meta = metas.get(i);
+      out[i] = meta != null;
+      if (meta != null) {
+        touch(keys.get(i), meta);
+      }
+    }
+    return out;
+  }
+
+  /** The whole value of a single-chunk entry, or null if it vanished under eviction. */
+  public byte[] readWhole(Entry entry) {
+    var meta = entry.meta;
+    if (meta.chunkCount() == 0) {
+      return EMPTY;
+    }
+    if (meta.chunkCount() > 1) {
+      throw new IllegalArgumentException("entry has " + meta.chunkCount() + " chunks");
+    }
+    try {
+      var value = db.db.get(db.data, Keys.chunk(meta.seq(), 0));
+      return value == null ? null : codec.decode(value, meta.rawLength(0));
+    } catch (RocksDBException e) {
+      throw DiskErrors.wrap(e, "reading " + entry.key);
+    }
+  }
+
+  /** Opens a consistent chunk stream, or returns null if the entry vanished under eviction. */
+  public ChunkStream stream(Entry entry, long offset) {
+    var meta = entry.meta;
+    if (offset < 0 || offset > meta.size()) {
+      throw new IllegalArgumentException("offset " + offset + " outside 0.." + meta.size());
+    }
+    var stream = new ChunkStream(meta, offset);
+    if (!stream.positioned()) {
+      stream.close();
+      return null;
+    }
+    return stream;
+  }
+
+  /** A located entry: what a reader needs to stream it. */
+  public static final class Entry {
+    final StoreKey key;
+    final EntryMeta meta;
+
+    Entry(StoreKey key, EntryMeta meta) {
+      this.key = key;
+      this.meta = meta;
+    }
+
+    public long size() {
+      return meta.size();
+    }
+
+    public byte kind() {
+      return meta.kind();
+    }
+
+    public int chunkCount() {
+      return meta.chunkCount();
+    }
+
+    /** The entry's position in the ring, which lets upper tiers ask whether it needs a refresh. */
+    public long ringOffset() {
+      return meta.offset();
+    }
+  }
+
+  /** Streams an entry's chunks from a pinned view of the data column family. */
+  public final class ChunkStream implements AutoCloseable {
+    private final EntryMeta meta;
+    private final Slice upperBound;
+    private final ReadOptions options;
+    private final RocksIterator iterator;
+    private int chunkNo;
+    private int skip;
+
+    private ChunkStream(EntryMeta meta, long offset) {
+      this.meta = meta;
+      this.chunkNo = meta.chunkSize() == 0 ? 0 : (int) (offset / meta.chunkSize());
+      this.skip = meta.chunkSize() == 0 ? 0 : (int) (offset % meta.chunkSize());
+      this.upperBound = new Slice(Keys.chunk(meta.seq() + 1, 0));
+      this.options = new ReadOptions().setIterateUpperBound(upperBound).setFillCache(false);
+      this.iterator = db.db.newIterator(db.data, options);
+      iterator.seek(Keys.chunk(meta.seq(), chunkNo));
+    }
+
+    private boolean positioned() {
+      return chunkNo >= meta.chunkCount() || isAt(chunkNo);
+    }
+
+    private boolean isAt(int n) {
+      return iterator.isValid() && Arrays.equals(iterator.key(), Keys.chunk(meta.seq(), n));
+    }
+
+    /** The next stored chunk (offset 0 streams only), or null at the end. */
+    public StoredChunk nextStored() {
+      var value = nextValue();
+      return value == null ? null : codec.toStored(value, meta.rawLength(chunkNo - 1));
+    }
+
+    /** The next raw bytes from the offset, or null at the end. */
+    public byte[] nextRaw() {
+      var value = nextValue();
+      if (value == null) {
+        return null;
+      }
+      var raw = codec.decode(value, meta.rawLength(chunkNo - 1));
+      if (skip > 0) {
+        raw = Arrays.copyOfRange(raw, skip, raw.length);
+        skip = 0;
+      }
+      return raw;
+    }
+
+    private byte[] nextValue() {
+      if (chunkNo >= meta.chunkCount()) {
+        return null;
+      }
+      if (!isAt(chunkNo)) {
+        throw new StorageException.Failure(
+            "chunk " + chunkNo + " of seq " + meta.seq() + " is missing: the store is damaged", null);
+      }
+      var value = iterator.value();
+      iterator.next();
+      chunkNo++;
+      return value;
+    }
+
+    @Override
+    public void close() {
+      iterator.close();
+      options.close();
+      upperBound.close();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- writes
+
+  /** Starts writing an entry; the caller must {@link DiskWrite#commit} or {@link DiskWrite#abort}. */
+  public DiskWrite begin(StoreKey key, byte kind, long expectedSize) {
+    return new DiskWrite(this, key, kind, expectedSize, nextSeq.getAndIncrement());
+  }
+
+  ReentrantLock lockFor(StoreKey key) {
+    int h = key.hashCode();
+    return stripes[(h ^ (h >>> 16)) & (stripes.length - 1)];
+  }
+
+  /** Space for {@code bytes} more: waits for eviction if needed, or fails with StoreFull. */
+  void reserve(long bytes) {
+    evictor.awaitRoom(bytes);
+  }
+
+  void committed() {
+    evictor.nudge();
+  }
+
+  // ---------------------------------------------------------------------------------- recency
+
+  /** Whether an entry at this ring offset is in the older part of the ring. */
+  public boolean isOld(long ringOffset) {
+    long t = tail.get();
+    long ring = head.get() - t;
+    return ringOffset - t < ring * REFRESH_FRACTION;
+  }
+
+  void touch(StoreKey key, EntryMeta meta) {
+    if (isOld(meta.offset())) {
+      scheduleRefresh(key);
+    }
+  }
+
+  /** Copies the entry to the head of the ring in the background, unless already under way. */
+  public void scheduleRefresh(StoreKey key) {
+    if (!refreshing.add(key)) {
+      return;
+    }
+    try {
+      refresher.execute(() -> refreshNow(key));
+    } catch (RejectedExecutionException e) {
+      refreshing.remove(key);
+    }
+  }
+
+  private void refreshNow(StoreKey key) {
+    try {
+      var meta = lookup(key);
+      if (meta != null && isOld(meta.offset())) {
+        meta = copyForward(key, meta);
+      }
+      if (meta != null) {
+        listener.placed(key, meta.offset());
+      }
+    } catch (RuntimeException e) {
+      log.warn("refreshing {} failed: {}", key, e.getMessage());
+    } finally {
+      refreshing.remove(key);
+    }
+  }
+
+  /** Returns the entry's record after the copy (or as it now is). */
+  private EntryMeta copyForward(StoreKey key, EntryMeta meta) {
+    var write = new DiskWrite(this, key, meta.kind(), meta.size(), nextSeq.getAndIncrement());
+    try (var stream = new ChunkStream(meta, 0)) {
+      for (int n = 0; n < meta.chunkCount(); n++) {
+        if (!stream.isAt(n)) {
+          write.abort();
+          return lookup(key);
+        }
+        write.copyStoredChunk(stream.iterator.value());
+        stream.iterator.next();
+      }
+      if (write.commitRefresh(meta)) {
+        refreshes.incrementAndGet();
+      }
+      return lookup(key);
+    } catch (RuntimeException e) {
+      write.abort();
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- stats
+
+  /** A snapshot of the accounting. */
+  public DiskStats stats() {
+    return new DiskStats(
+        entries.get(),
+        head.get() - tail.get(),
+        pendingBytes.get(),
+        evictor.budget(),
+        settings.maxSize(),
+        evictor.evictedEntries(),
+        evictor.evictedBytes(),
+        refreshes.get());
+  }
+
+  /** Runs one eviction round now if over budget; for tests and operators. */
+  public void evictIfNeeded() {
+    evictor.evictIfNeeded();
+  }
+
+  /** Waits until background copies queued so far are done; for tests. */
+  void drainRefreshes() {
+    var done = new java.util.concurrent.CountDownLatch(1);
+    refresher.execute(done::countDown);
+    try {
+      done.await(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  static java.util.concurrent.ThreadFactory daemon(String name) {
+    return r -> {
+      var t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  @Override
+  public void close() {
+    evictor.close();
+    refresher.shutdown();
+    try {
+      if (!refresher.awaitTermination(10, TimeUnit.SECONDS)) {
+        refresher.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      refresher.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+    db.close();
+    codec.close();
+  }
+}

@@ -1,0 +1,242 @@
+package dev.buckcache.storage;
+
+import static dev.buckcache.storage.StoreFixture.CHUNK;
+import static dev.buckcache.storage.StoreFixture.compressibleBytes;
+import static dev.buckcache.storage.StoreFixture.digest;
+import static dev.buckcache.storage.StoreFixture.randomBytes;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.buckcache.digest.Digest;
+import dev.buckcache.digest.DigestFunction;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class TieredStoreTest {
+  @TempDir Path dir;
+  private StoreFixture fx;
+  private final Random random = new Random(42);
+
+  @BeforeEach
+  void open() {
+    fx = new StoreFixture(dir, 256L << 20);
+  }
+
+  @AfterEach
+  void close() {
+    fx.close();
+  }
+
+  @ParameterizedTest
+  @EnumSource(DigestFunction.class)
+  void put_eachDigestFunction_roundTrips(DigestFunction fn) {
+    var small = compressibleBytes(random, 1000);
+    var large = randomBytes(random, 3 * CHUNK + 17);
+    for (var content : List.of(small, large)) {
+      var digest = Digest.of(fn, content);
+      fx.store.put(digest, content);
+      assertThat(fx.store.contains(digest)).isTrue();
+      assertThat(fx.store.getBytes(digest)).contains(content);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {1, 100, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK})
+  void put_sizesAroundChunkBoundaries_roundTripAfterReopen(int size) {
+    var content = compressibleBytes(random, size);
+    var digest = digest(content);
+    fx.store.put(digest, content);
+    fx.reopen();
+    assertThat(fx.store.getBytes(digest)).contains(content);
+  }
+
+  @Test
+  void knownVectors_matchPublishedHashes() {
+    var abc = "abc".getBytes();
+    assertThat(DigestFunction.SHA256.hash(abc))
+        .isEqualTo("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assertThat(DigestFunction.SHA1.hash(abc)).isEqualTo("a9993e364706816aba3e25717850c26c9cd0d89d");
+    assertThat(DigestFunction.BLAKE3.hash(new byte[0]))
+        .isEqualTo("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+  }
+
+  @Test
+  void put_wrongHash_rejectedAndNothingStored() {
+    var content = randomBytes(random, 2 * CHUNK + 5);
+    var wrong = new Digest(DigestFunction.SHA256, DigestFunction.SHA256.hash(new byte[] {1}),
+        content.length);
+    assertThatThrownBy(() -> fx.store.put(wrong, content))
+        .isInstanceOf(StorageException.ContentMismatch.class)
+        .hasMessageContaining("hashes to");
+    assertThat(fx.store.contains(wrong)).isFalse();
+    assertThat(fx.store.stats().disk().entries()).isZero();
+  }
+
+  @Test
+  void put_fewerBytesThanDeclared_rejectedAndNothingStored() {
+    var content = randomBytes(random, 1000);
+    var declared = new Digest(DigestFunction.SHA256, digest(content).hash(), 1001);
+    assertThatThrownBy(() -> fx.store.put(declared, content))
+        .isInstanceOf(StorageException.ContentMismatch.class)
+        .hasMessageContaining("received 1000 bytes");
+    assertThat(fx.store.contains(declared)).isFalse();
+  }
+
+  @Test
+  void put_moreBytesThanDeclared_failsBeforeStoring() {
+    var content = randomBytes(random, 3 * CHUNK);
+    var declared = new Digest(DigestFunction.SHA256, digest(content).hash(), CHUNK);
+    try (var writer = fx.store.newWriter(declared)) {
+      assertThatThrownBy(() -> writer.write(content, 0, content.length))
+          .isInstanceOf(StorageException.ContentMismatch.class)
+          .hasMessageContaining("more than");
+    }
+    assertThat(fx.store.stats().disk().entries()).isZero();
+  }
+
+  @Test
+  void writer_closedWithoutCommit_leavesNothingReadable() {
+    var content = randomBytes(random, 4 * CHUNK);
+    var digest = digest(content);
+    try (var writer = fx.store.newWriter(digest)) {
+      writer.write(ByteBuffer.wrap(content, 0, 3 * CHUNK));
+    }
+    assertThat(fx.store.contains(digest)).isFalse();
+    assertThat(fx.store.open(digest, 0)).isEmpty();
+  }
+
+  @Test
+  void emptyBlob_isAlwaysPresent() {
+    var empty = Digest.of(DigestFunction.SHA256, new byte[0]);
+    assertThat(fx.store.contains(empty)).isTrue();
+    assertThat(fx.store.findMissing(List.of(empty))).isEmpty();
+    assertThat(fx.store.getBytes(empty)).contains(new byte[0]);
+    fx.store.put(empty, new byte[0]);
+  }
+
+  @Test
+  void findMissing_reportsOnlyAbsent_inRequestOrder() {
+    var present = randomBytes(random, 10);
+    fx.store.put(digest(present), present);
+    var absent1 = digest(randomBytes(random, 11));
+    var absent2 = digest(randomBytes(random, 12));
+    assertThat(fx.store.findMissing(List.of(absent1, digest(present), absent2)))
+        .containsExactly(absent1, absent2);
+  }
+
+  @Test
+  void open_atOffset_returnsTheTail() {
+    var content = compressibleBytes(random, 3 * CHUNK + 100);
+    var digest = digest(content);
+    fx.store.put(digest, content);
+    for (long offset : new long[] {0, 1, CHUNK, CHUNK + 5, content.length - 1, content.length}) {
+      try (var reader = fx.store.open(digest, offset).orElseThrow()) {
+        var out = new java.io.ByteArrayOutputStream();
+        for (var raw = reader.nextRaw(); raw != null; raw = reader.nextRaw()) {
+          out.write(raw, 0, raw.length);
+        }
+        assertThat(out.toByteArray())
+            .isEqualTo(java.util.Arrays.copyOfRange(content, (int) offset, content.length));
+      }
+    }
+    assertThatThrownBy(() -> fx.store.open(digest, content.length + 1))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void storedChunks_compressibleAsZstd_incompressibleRaw() {
+    var text = compressibleBytes(random, 2 * CHUNK);
+    var noise = randomBytes(random, 2 * CHUNK);
+    fx.store.put(digest(text), text);
+    fx.store.put(digest(noise), noise);
+    fx.reopen(); // read from disk, not memory
+    try (var reader = fx.store.open(digest(text), 0).orElseThrow()) {
+      var chunk = reader.nextStored();
+      assertThat(chunk.encoding()).isEqualTo(StoredChunk.Encoding.ZSTD);
+      assertThat(chunk.bytes().length).isLessThan(CHUNK * 3 / 4);
+      assertThat(com.github.luben.zstd.Zstd.decompress(chunk.bytes(), CHUNK))
+          .isEqualTo(java.util.Arrays.copyOf(text, CHUNK));
+    }
+    try (var reader = fx.store.open(digest(noise), 0).orElseThrow()) {
+      assertThat(reader.nextStored().encoding()).isEqualTo(StoredChunk.Encoding.RAW);
+    }
+  }
+
+  @Test
+  void put_sameBlobTwice_storedOnce() {
+    var content = randomBytes(random, 2 * CHUNK);
+    fx.store.put(digest(content), content);
+    long used = fx.store.stats().disk().usedBytes();
+    fx.store.put(digest(content), content);
+    assertThat(fx.store.stats().disk().usedBytes()).isEqualTo(used);
+    assertThat(fx.store.stats().disk().entries()).isEqualTo(1);
+  }
+
+  @Test
+  void put_sameBlobTwice_secondWithWrongContent_stillRejected() {
+    var content = randomBytes(random, 100);
+    fx.store.put(digest(content), content);
+    var other = randomBytes(random, 100);
+    assertThatThrownBy(() -> fx.store.put(digest(content), other))
+        .isInstanceOf(StorageException.ContentMismatch.class);
+    assertThat(fx.store.getBytes(digest(content))).contains(content);
+  }
+
+  @Test
+  void newWriter_overMaxBlobSize_tooLarge() {
+    fx.store.close();
+    fx.store = TieredStore.open(fx.settings(), 1 << 20, 1000);
+    var digest = new Digest(DigestFunction.SHA256, "a".repeat(64), 1001);
+    assertThatThrownBy(() -> fx.store.newWriter(digest))
+        .isInstanceOf(StorageException.TooLarge.class)
+        .hasMessageContaining("max_blob_size");
+  }
+
+  @Test
+  void actionCache_perInstance_lastWriteWins_kindsKept() {
+    var a = new AcKey("", DigestFunction.SHA256, "1".repeat(64));
+    var b = new AcKey("other", DigestFunction.SHA256, "1".repeat(64));
+    fx.store.put(a, new AcEntry(AcEntry.Kind.RAW, new byte[] {1, 2, 3}));
+    assertThat(fx.store.get(b)).isEmpty();
+    fx.store.put(a, new AcEntry(AcEntry.Kind.ACTION_RESULT, new byte[] {4}));
+    fx.reopen();
+    var got = fx.store.get(a).orElseThrow();
+    assertThat(got.kind()).isEqualTo(AcEntry.Kind.ACTION_RESULT);
+    assertThat(got.value()).containsExactly(4);
+    assertThat(fx.store.stats().disk().entries()).isEqualTo(1);
+  }
+
+  @Test
+  void actionCache_emptyAndLargeValues_roundTrip() {
+    var empty = new AcKey("i", DigestFunction.SHA256, "2".repeat(64));
+    var large = new AcKey("i", DigestFunction.SHA256, "3".repeat(64));
+    var big = randomBytes(random, 3 * CHUNK);
+    fx.store.put(empty, new AcEntry(AcEntry.Kind.ACTION_RESULT, new byte[0]));
+    fx.store.put(large, new AcEntry(AcEntry.Kind.RAW, big));
+    fx.reopen();
+    assertThat(fx.store.get(empty).orElseThrow().value()).isEmpty();
+    assertThat(fx.store.get(large).orElseThrow().value()).isEqualTo(big);
+  }
+
+  @Test
+  void reopen_keepsEntriesAndAccounting() {
+    for (int i = 0; i < 200; i++) {
+      var content = compressibleBytes(random, 1 + random.nextInt(3 * CHUNK));
+      fx.store.put(digest(content), content);
+    }
+    var before = fx.store.stats().disk();
+    fx.reopen();
+    var after = fx.store.stats().disk();
+    assertThat(after.entries()).isEqualTo(200);
+    assertThat(after.usedBytes()).isEqualTo(before.usedBytes());
+  }
+}
