@@ -48,6 +48,17 @@ public final class StoreKey {
     return bytes[0] == CAS;
   }
 
+  /** The digest function named in the key. */
+  public DigestFunction function() {
+    return DigestFunction.byId(bytes[1]).orElseThrow(
+        () -> new IllegalStateException("unknown digest function id " + bytes[1]));
+  }
+
+  /** The hash bytes named in the key. */
+  public byte[] hashBytes() {
+    return Arrays.copyOfRange(bytes, 2, 2 + function().hashBytes());
+  }
+
   /** The key's bytes; callers must not modify them. */
   public byte[] bytes() {
     return bytes;

@@ -117,6 +117,11 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     }
     var stream = disk.stream(located[0], offset);
     if (stream == null) {
+      // Copied forward and its old copy evicted between lookup and open: look once more.
+      var again = disk.find(key);
+      stream = again == null ? null : disk.stream(again, offset);
+    }
+    if (stream == null) {
       counters.miss();
       return Optional.empty();
     }

@@ -37,7 +37,7 @@ class EvictionTest {
           assertThat(fx.store.findMissing(hot)).isEmpty();
           hot.forEach(d -> assertThat(fx.store.getBytes(d)).isPresent());
         }
-        if (round % 200 == 0) {
+        if (round % 20 == 0) {
           peakDu = Math.max(peakDu, StoreFixture.diskUsage(dir));
         }
       }
@@ -45,6 +45,8 @@ class EvictionTest {
       peakDu = Math.max(peakDu, StoreFixture.diskUsage(dir));
       assertThat(stats.evictedEntries()).isPositive();
       assertThat(stats.usedBytes()).isLessThanOrEqualTo(stats.budgetBytes());
+      System.out.printf("flood: wrote %d bytes, peak du %d of max %d, evicted %d entries%n",
+          written, peakDu, MAX, stats.evictedEntries());
       assertThat(peakDu).as("du of the data dir, sampled while writing").isLessThanOrEqualTo(MAX);
       assertThat(fx.store.findMissing(hot)).as("hot set after the flood").isEmpty();
     }

@@ -239,4 +239,20 @@ class TieredStoreTest {
     assertThat(after.entries()).isEqualTo(200);
     assertThat(after.usedBytes()).isEqualTo(before.usedBytes());
   }
+
+  @Test
+  void uploadInterruptedByShutdown_leavesNothingReadable_andItsSpaceIsAccounted() {
+    var content = randomBytes(random, 5 * CHUNK);
+    var digest = digest(content);
+    var writer = fx.store.newWriter(digest); // never committed nor closed: as if the JVM died
+    writer.write(content, 0, 4 * CHUNK);
+    fx.reopen();
+    assertThat(fx.store.contains(digest)).isFalse();
+    var stats = fx.store.stats().disk();
+    assertThat(stats.usedBytes()).as("dead chunks counted until eviction drops them")
+        .isGreaterThanOrEqualTo(3L * CHUNK);
+    assertThat(stats.entries()).isZero();
+    fx.store.put(digest, content);
+    assertThat(fx.store.getBytes(digest)).contains(content);
+  }
 }

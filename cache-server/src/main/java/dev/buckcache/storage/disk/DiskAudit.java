@@ -19,8 +19,15 @@ public final class DiskAudit {
     }
   }
 
-  /** Scans the store. Call when no writes are in flight. */
+  /** Scans the store, holding off eviction and copy-forward. Call when no writes are in flight. */
   public static Report run(DiskTier tier) {
+    tier.drainRefreshes();
+    synchronized (tier.evictor()) {
+      return scan(tier);
+    }
+  }
+
+  private static Report scan(DiskTier tier) {
     var problems = new ArrayList<String>();
     var db = tier.db;
     var logKeys = new HashMap<Long, StoreKey>();
@@ -67,11 +74,18 @@ public final class DiskAudit {
         return;
       }
       long total = 0;
+      var hasher = key.isCas() ? key.function().newHasher() : null;
       for (var raw = stream.nextRaw(); raw != null; raw = stream.nextRaw()) {
         total += raw.length;
+        if (hasher != null) {
+          hasher.update(raw, 0, raw.length);
+        }
       }
       if (total != meta.size()) {
         out.add(key + ": chunks hold " + total + " bytes, index says " + meta.size());
+      } else if (hasher != null
+          && !java.util.Arrays.equals(hasher.finish(), key.hashBytes())) {
+        out.add(key + ": content does not match its hash");
       }
     } catch (RuntimeException e) {
       out.add(key + ": " + e.getMessage());

@@ -37,6 +37,8 @@ final class DiskEvictor implements AutoCloseable {
   private final AtomicLong evictedEntries = new AtomicLong();
   private final AtomicLong evictedBytes = new AtomicLong();
   private final AtomicLong waitingBytes = new AtomicLong();
+  /** Evicted from the accounting but still on disk until the round drops their files. */
+  private final AtomicLong reclaimingBytes = new AtomicLong();
   private final Thread thread;
   private volatile long metadataBytes;
   private volatile boolean closed;
@@ -58,7 +60,12 @@ final class DiskEvictor implements AutoCloseable {
     return tier.settings.maxSize() - tier.settings.fixedReserve() - metadataBytes;
   }
 
+  /** Bytes on disk as writers must see them: stored, uploading, and evicted but not yet freed. */
   long used() {
+    return logicalUsed() + reclaimingBytes.get();
+  }
+
+  private long logicalUsed() {
     return tier.head.get() - tier.tail.get() + tier.pendingBytes.get();
   }
 
@@ -146,26 +153,31 @@ final class DiskEvictor implements AutoCloseable {
   private int evictTo(long target) {
     var evicted = new ArrayList<StoreKey>();
     long lastSeq = -1;
+    // Taken before the iterator: a write not in flight now, with a seq below the bound, has its
+    // log record in the iterator's view, so dropping data below lastSeq spares only inFlight.
+    var inFlight = tier.inFlight();
     try (var bound = new Slice(Keys.seq(lowerBound));
-        var options = new ReadOptions().setIterateLowerBound(bound);
+        var upper = new Slice(Keys.seq(inFlight.nextSeq()));
+        var options = new ReadOptions().setIterateLowerBound(bound).setIterateUpperBound(upper);
         var it = db.db.newIterator(db.log, options)) {
       it.seekToFirst();
-      while (used() > target && it.isValid()) {
+      while (logicalUsed() > target && it.isValid()) {
         var records = new ArrayList<byte[][]>(BATCH);
-        long excess = used() - target;
+        long excess = logicalUsed() - target;
         for (int i = 0; i < BATCH && it.isValid() && excess > 0; i++, it.next()) {
           records.add(new byte[][] {it.key(), it.value()});
           excess -= Keys.logStoredBytes(it.value());
         }
         lastSeq = Keys.seqOf(records.get(records.size() - 1)[0]);
         evicted.addAll(evictRecords(records));
-        signal(room);
       }
     }
     if (lastSeq >= 0) {
-      dropData(lastSeq);
+      dropData(lastSeq, inFlight.inFlight());
       safeNotify(evicted);
     }
+    reclaimingBytes.set(0);
+    signal(room);
     return evicted.size();
   }
 
@@ -194,6 +206,7 @@ final class DiskEvictor implements AutoCloseable {
       batch.merge(db.counters, RocksLayout.TAIL, Keys.counter(freed));
       batch.merge(db.counters, RocksLayout.ENTRIES, Keys.counter(-keys.size()));
       db.db.write(db.writeOptions, batch);
+      reclaimingBytes.addAndGet(freed);
       tier.tail.addAndGet(freed);
       tier.entries.addAndGet(-keys.size());
       evictedBytes.addAndGet(freed);
@@ -215,10 +228,11 @@ final class DiskEvictor implements AutoCloseable {
    * Frees the data of everything below {@code lastSeq}, except uploads in progress: a range
    * tombstone (so compaction drops partly covered files' dead chunks) and whole-file drops.
    */
-  private void dropData(long lastSeq) {
+  private void dropData(long lastSeq, java.util.NavigableSet<Long> inFlight) {
     var ranges = new ArrayList<long[]>();
     long start = 0;
-    for (long p : tier.pendingSeqs.headSet(lastSeq + 1)) {
+    var pending = inFlight.headSet(lastSeq + 1);
+    for (long p : pending) {
       if (p > start) {
         ranges.add(new long[] {start, p});
       }
@@ -227,7 +241,6 @@ final class DiskEvictor implements AutoCloseable {
     if (start <= lastSeq) {
       ranges.add(new long[] {start, lastSeq + 1});
     }
-    var pending = tier.pendingSeqs.headSet(lastSeq + 1);
     lowerBound = pending.isEmpty() ? lastSeq + 1 : Math.min(lastSeq + 1, pending.first());
     try {
       var slices = new ArrayList<byte[]>();

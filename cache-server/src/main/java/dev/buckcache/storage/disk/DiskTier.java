@@ -353,7 +353,29 @@ public final class DiskTier implements AutoCloseable {
 
   /** Starts writing an entry; the caller must {@link DiskWrite#commit} or {@link DiskWrite#abort}. */
   public DiskWrite begin(StoreKey key, byte kind, long expectedSize) {
-    return new DiskWrite(this, key, kind, expectedSize, nextSeq.getAndIncrement());
+    return new DiskWrite(this, key, kind, expectedSize, allocateSeq());
+  }
+
+  /** A new seq, registered as in flight in the same step (see {@link #inFlight}). */
+  long allocateSeq() {
+    synchronized (pendingSeqs) {
+      long seq = nextSeq.getAndIncrement();
+      pendingSeqs.add(seq);
+      return seq;
+    }
+  }
+
+  /**
+   * The seqs of writes in flight and the next seq to be allocated, taken together: every seq
+   * below {@code nextSeq} that is not in {@code inFlight} has finished, so its log record (if
+   * any) is visible to an iterator created afterwards.
+   */
+  record InFlight(java.util.NavigableSet<Long> inFlight, long nextSeq) {}
+
+  InFlight inFlight() {
+    synchronized (pendingSeqs) {
+      return new InFlight(new java.util.TreeSet<>(pendingSeqs), nextSeq.get());
+    }
   }
 
   ReentrantLock lockFor(StoreKey key) {
@@ -415,7 +437,7 @@ public final class DiskTier implements AutoCloseable {
 
   /** Returns the entry's record after the copy (or as it now is). */
   private EntryMeta copyForward(StoreKey key, EntryMeta meta) {
-    var write = new DiskWrite(this, key, meta.kind(), meta.size(), nextSeq.getAndIncrement());
+    var write = new DiskWrite(this, key, meta.kind(), meta.size(), allocateSeq());
     try (var stream = new ChunkStream(meta, 0)) {
       for (int n = 0; n < meta.chunkCount(); n++) {
         if (!stream.isAt(n)) {
@@ -448,6 +470,10 @@ public final class DiskTier implements AutoCloseable {
         evictor.evictedEntries(),
         evictor.evictedBytes(),
         refreshes.get());
+  }
+
+  DiskEvictor evictor() {
+    return evictor;
   }
 
   /** Runs one eviction round now if over budget; for tests and operators. */

@@ -36,7 +36,6 @@ public final class DiskWrite {
     this.expectedSize = expectedSize;
     this.seq = seq;
     this.chunkSize = tier.settings.chunkSize();
-    tier.pendingSeqs.add(seq);
   }
 
   public void write(byte[] bytes, int offset, int length) {
