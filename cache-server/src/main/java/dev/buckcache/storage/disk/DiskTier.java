@@ -117,6 +117,10 @@ public final class DiskTier implements AutoCloseable {
     try {
       layout = RocksLayout.open(settings);
     } catch (RocksDBException e) {
+      if (String.valueOf(e.getMessage()).contains("lock")) {
+        throw new StorageException.Failure("store directory " + settings.dir()
+            + " is in use by another buckcache process (its RocksDB LOCK is held)", e);
+      }
       throw DiskErrors.wrap(e, "opening the store in " + settings.dir());
     }
     try {

@@ -1,0 +1,67 @@
+package dev.buckcache.process;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code buckcache serve} as a process: start-up, SIGTERM, lock, config errors, exit codes. */
+class ServeCommandProcessTest {
+  private static final Duration WAIT = Duration.ofSeconds(60);
+  @TempDir Path dir;
+
+  @Test
+  void serve_startsThenStopsGracefullyOnSigterm() throws Exception {
+    try (var server = ServerProcess.start(Map.of(), "serve", "--dir", dir.toString(),
+        "--max-size", "64MB", "--memory-size", "16MB")) {
+      var ready = server.awaitLine("buckcache ready", WAIT);
+      assertThat(ready).contains(dir.getFileName().toString()).contains("of 64.0MB used");
+      int code = server.terminate(WAIT);
+      assertThat(code).as("exit on SIGTERM").isIn(0, 143);
+      server.awaitLine("stopped cleanly", WAIT);
+    }
+    // The store reopens after a graceful stop.
+    try (var again = ServerProcess.start(Map.of(), "serve", "--dir", dir.toString(),
+        "--max-size", "64MB", "--memory-size", "16MB")) {
+      again.awaitLine("buckcache ready", WAIT);
+      again.terminate(WAIT);
+    }
+  }
+
+  @Test
+  void serve_secondProcessOnSameDir_refusedWithOneClearLine() throws Exception {
+    try (var first = ServerProcess.start(Map.of(), "serve", "--dir", dir.toString(),
+        "--max-size", "64MB", "--memory-size", "16MB")) {
+      first.awaitLine("buckcache ready", WAIT);
+      try (var second = ServerProcess.start(Map.of(), "serve", "--dir", dir.toString(),
+          "--max-size", "64MB", "--memory-size", "16MB")) {
+        assertThat(second.waitForExit(WAIT)).isEqualTo(1);
+        assertThat(String.join("\n", second.output()))
+            .contains("is in use by another buckcache process");
+      }
+      first.terminate(WAIT);
+    }
+  }
+
+  @Test
+  void serve_badEnvValue_exit2_namesKeyAndSource() throws Exception {
+    try (var server = ServerProcess.start(Map.of("BUCKCACHE_MAX_SIZE", "lots"), "serve",
+        "--dir", dir.toString())) {
+      assertThat(server.waitForExit(WAIT)).isEqualTo(2);
+      assertThat(server.output()).containsExactly(
+          "buckcache: invalid storage.max_size 'lots' (from env BUCKCACHE_MAX_SIZE): not a size; "
+              + "use e.g. 10GB, 512MB, 1GiB or a byte count");
+    }
+  }
+
+  @Test
+  void version_printsProjectVersion() throws Exception {
+    try (var p = ServerProcess.start(Map.of(), "--version")) {
+      assertThat(p.waitForExit(WAIT)).isZero();
+      assertThat(p.output()).anySatisfy(l -> assertThat(l).startsWith("buckcache 0."));
+    }
+  }
+}

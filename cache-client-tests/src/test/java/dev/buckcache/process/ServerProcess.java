@@ -1,0 +1,108 @@
+package dev.buckcache.process;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+/** A real buckcache server process (the shaded jar), as a user or container starts it. */
+public final class ServerProcess implements AutoCloseable {
+  private final Process process;
+  private final List<String> output = new CopyOnWriteArrayList<>();
+
+  private ServerProcess(Process process) {
+    this.process = process;
+    var pump = new Thread(() -> {
+      try (var in = new BufferedReader(
+          new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        for (String line = in.readLine(); line != null; line = in.readLine()) {
+          output.add(line);
+        }
+      } catch (IOException e) {
+        // the process ended
+      }
+    }, "server-output");
+    pump.setDaemon(true);
+    pump.start();
+  }
+
+  public static Path jar() {
+    var jar = Path.of(System.getProperty("buckcache.jar", "../cache-server/target/buckcache.jar"));
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException("no server jar at " + jar + ": run mvn package first");
+    }
+    return jar;
+  }
+
+  public static ServerProcess start(Map<String, String> env, String... args) throws IOException {
+    var command = new ArrayList<String>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-jar",
+        jar().toString()));
+    command.addAll(List.of(args));
+    var builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().keySet().removeIf(k -> k.startsWith("BUCKCACHE_"));
+    builder.environment().putAll(env);
+    return new ServerProcess(builder.start());
+  }
+
+  /** Waits until a line containing {@code text} appears; fails if the process exits first. */
+  public String awaitLine(String text, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      for (var line : output) {
+        if (line.contains(text)) {
+          return line;
+        }
+      }
+      if (!process.isAlive()) {
+        Thread.sleep(200); // let the pump read the last lines
+        for (var line : output) {
+          if (line.contains(text)) {
+            return line;
+          }
+        }
+        throw new AssertionError("server exited (" + process.exitValue() + ") before printing '"
+            + text + "':\n" + String.join("\n", output));
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("no '" + text + "' within " + timeout + ":\n" + String.join("\n", output));
+  }
+
+  /** Sends SIGTERM and waits for the exit code. */
+  public int terminate(Duration timeout) throws InterruptedException {
+    // Process.destroy() would also close our end of its stdout and lose its last lines.
+    process.toHandle().destroy();
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      throw new AssertionError("server did not stop within " + timeout);
+    }
+    return process.exitValue();
+  }
+
+  public int waitForExit(Duration timeout) throws InterruptedException {
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      throw new AssertionError("process did not exit within " + timeout);
+    }
+    Thread.sleep(100);
+    return process.exitValue();
+  }
+
+  public List<String> output() {
+    return List.copyOf(output);
+  }
+
+  @Override
+  public void close() {
+    process.destroyForcibly();
+  }
+}

@@ -1,0 +1,7 @@
+package dev.buckcache.config;
+
+/** How the disk tier stores blobs. */
+public enum Compression {
+  ZSTD,
+  NONE
+}

@@ -1,0 +1,187 @@
+package dev.buckcache.config;
+
+import dev.buckcache.storage.disk.DiskSettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * Builds a {@link ServerConfig} from, in rising precedence: defaults, a YAML file, {@code
+ * BUCKCACHE_*} environment variables, command-line flags. Each setting has one YAML key (dotted),
+ * one env var and one flag; every error names the key and where the value came from.
+ */
+public final class ConfigLoader {
+
+  /** One setting: its YAML key, env var, flag and default. */
+  public record Setting(String key, String env, String flag, String defaultValue, String help) {}
+
+  public static final Setting DIR = new Setting("storage.dir", "BUCKCACHE_DIR", "--dir",
+      "./buckcache-data", "data directory");
+  public static final Setting MAX_SIZE = new Setting("storage.max_size", "BUCKCACHE_MAX_SIZE",
+      "--max-size", "10GB", "disk budget, RocksDB files included");
+  public static final Setting CLEANUP = new Setting("storage.cleanup_threshold",
+      "BUCKCACHE_CLEANUP_THRESHOLD", "--cleanup-threshold", "0.8",
+      "eviction frees down to this fraction of max_size");
+  public static final Setting MEMORY_SIZE = new Setting("storage.memory_size",
+      "BUCKCACHE_MEMORY_SIZE", "--memory-size", "512MB", "memory tier for small blobs; 0 = off");
+  public static final Setting COMPRESSION = new Setting("storage.compression",
+      "BUCKCACHE_COMPRESSION", "--compression", "zstd", "zstd or none");
+  public static final Setting ZSTD_LEVEL = new Setting("storage.zstd_level",
+      "BUCKCACHE_ZSTD_LEVEL", "--zstd-level", "1", "1 (fast) to 19 (small)");
+  public static final Setting MAX_BLOB_SIZE = new Setting("storage.max_blob_size",
+      "BUCKCACHE_MAX_BLOB_SIZE", "--max-blob-size", "64GiB", "largest blob accepted");
+  public static final Setting SHUTDOWN_GRACE = new Setting("server.shutdown_grace",
+      "BUCKCACHE_SHUTDOWN_GRACE", "--shutdown-grace", "30s",
+      "time in-flight requests get after SIGTERM");
+
+  public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
+      COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, SHUTDOWN_GRACE);
+
+  private final Map<String, String> env;
+  private final long maxHeap;
+
+  /**
+   * @param env the process environment (injected for tests)
+   * @param maxHeap the JVM's max heap, which bounds the memory tier
+   */
+  public ConfigLoader(Map<String, String> env, long maxHeap) {
+    this.env = env;
+    this.maxHeap = maxHeap;
+  }
+
+  /**
+   * @param file YAML config file, or null
+   * @param flags values given on the command line, by setting key
+   */
+  public ServerConfig load(Path file, Map<String, String> flags) {
+    var values = new LinkedHashMap<String, Sourced>();
+    ALL.forEach(s -> values.put(s.key(), new Sourced(s.defaultValue(), "default")));
+    if (file != null) {
+      readYaml(file).forEach((k, v) -> values.put(k, new Sourced(v, "config file " + file)));
+    }
+    for (var s : ALL) {
+      var v = env.get(s.env());
+      if (v != null && !v.isBlank()) {
+        values.put(s.key(), new Sourced(v, "env " + s.env()));
+      }
+    }
+    flags.forEach((k, v) -> values.put(k, new Sourced(v, "flag " + flagOf(k))));
+    return build(values);
+  }
+
+  private record Sourced(String value, String source) {}
+
+  private ServerConfig build(Map<String, Sourced> values) {
+    long maxSize = get(values, MAX_SIZE, Sizes::parse);
+    check(maxSize >= DiskSettings.MIN_MAX_SIZE, values, MAX_SIZE, "must be at least 32MB");
+    double cleanup = get(values, CLEANUP, Double::parseDouble);
+    check(cleanup > 0 && cleanup < 1, values, CLEANUP, "must be between 0 and 1, e.g. 0.8");
+    long memory = get(values, MEMORY_SIZE, Sizes::parse);
+    check(memory <= maxHeap / 2, values, MEMORY_SIZE, "is more than half the JVM heap ("
+        + Sizes.format(maxHeap) + "); lower it or raise -Xmx in JAVA_OPTS");
+    var compression = get(values, COMPRESSION,
+        v -> Compression.valueOf(v.trim().toUpperCase(Locale.ROOT)));
+    int level = get(values, ZSTD_LEVEL, Integer::parseInt);
+    check(level >= 1 && level <= 19, values, ZSTD_LEVEL, "must be 1 to 19");
+    long maxBlob = get(values, MAX_BLOB_SIZE, Sizes::parse);
+    check(maxBlob > 0, values, MAX_BLOB_SIZE, "must be positive");
+    var grace = get(values, SHUTDOWN_GRACE, ConfigLoader::parseDuration);
+    var storage = new StorageConfig(Path.of(values.get(DIR.key()).value()), maxSize, cleanup,
+        memory, compression, level, maxBlob);
+    return new ServerConfig(storage, grace);
+  }
+
+  private static <T> T get(Map<String, Sourced> values, Setting s, Function<String, T> parse) {
+    var v = values.get(s.key());
+    try {
+      return parse.apply(v.value());
+    } catch (RuntimeException e) {
+      throw new ConfigException("invalid " + s.key() + " '" + v.value() + "' (from " + v.source()
+          + "): " + reason(e));
+    }
+  }
+
+  private static void check(boolean ok, Map<String, Sourced> values, Setting s, String why) {
+    if (!ok) {
+      var v = values.get(s.key());
+      throw new ConfigException(
+          "invalid " + s.key() + " '" + v.value() + "' (from " + v.source() + "): " + why);
+    }
+  }
+
+  private static String reason(RuntimeException e) {
+    if (e instanceof NumberFormatException) {
+      return "not a number";
+    }
+    if (e.getMessage() != null && e.getMessage().startsWith("No enum constant")) {
+      return "not one of " + String.join(", ",
+          java.util.Arrays.stream(Compression.values()).map(c -> c.name().toLowerCase(Locale.ROOT)).toList());
+    }
+    return e.getMessage();
+  }
+
+  static Duration parseDuration(String text) {
+    var t = text.trim().toLowerCase(Locale.ROOT);
+    var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h|d)").matcher(t);
+    if (!m.matches()) {
+      throw new IllegalArgumentException("not a duration; use e.g. 30s, 5m, 2h, 90d");
+    }
+    long n = Long.parseLong(m.group(1));
+    return switch (m.group(2)) {
+      case "ms" -> Duration.ofMillis(n);
+      case "s" -> Duration.ofSeconds(n);
+      case "m" -> Duration.ofMinutes(n);
+      case "h" -> Duration.ofHours(n);
+      default -> Duration.ofDays(n);
+    };
+  }
+
+  private static String flagOf(String key) {
+    return ALL.stream().filter(s -> s.key().equals(key)).map(Setting::flag).findFirst().orElse(key);
+  }
+
+  /** Reads a YAML file into dotted keys; unknown keys are errors (a typo must not be ignored). */
+  private static Map<String, String> readYaml(Path file) {
+    Object root;
+    try {
+      root = new Yaml(new SafeConstructor(new LoaderOptions())).load(Files.readString(file));
+    } catch (IOException e) {
+      throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
+    } catch (RuntimeException e) {
+      throw new ConfigException("config file " + file + " is not valid YAML: "
+          + e.getMessage().lines().findFirst().orElse(""));
+    }
+    var out = new LinkedHashMap<String, String>();
+    if (root != null) {
+      flatten("", root, out, file);
+    }
+    for (var key : out.keySet()) {
+      if (ALL.stream().noneMatch(s -> s.key().equals(key))) {
+        throw new ConfigException("config file " + file + ": unknown key '" + key + "' (known: "
+            + String.join(", ", ALL.stream().map(Setting::key).toList()) + ")");
+      }
+    }
+    return out;
+  }
+
+  private static void flatten(String prefix, Object node, Map<String, String> out, Path file) {
+    if (node instanceof Map<?, ?> map) {
+      map.forEach((k, v) -> flatten(prefix.isEmpty() ? String.valueOf(k) : prefix + "." + k, v, out, file));
+    } else if (node instanceof List<?>) {
+      throw new ConfigException("config file " + file + ": '" + prefix + "' must not be a list");
+    } else if (prefix.isEmpty()) {
+      throw new ConfigException("config file " + file + " must be a mapping of settings");
+    } else {
+      out.put(prefix, node == null ? "" : String.valueOf(node));
+    }
+  }
+}

@@ -1,0 +1,88 @@
+package dev.buckcache.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.buckcache.config.Compression;
+import dev.buckcache.config.ServerConfig;
+import dev.buckcache.config.Sizes;
+import dev.buckcache.storage.StorageExecutor;
+import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.disk.DiskSettings;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running server: the store, the executor front ends hand storage work to, and (as they
+ * arrive) the front ends. Stopping is graceful: stop accepting, let in-flight work finish within
+ * the grace period, then flush and close the store.
+ */
+public final class BuckcacheServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(BuckcacheServer.class);
+
+  private final ServerConfig config;
+  private final TieredStore store;
+  private final StorageExecutor executor;
+  private final AtomicBoolean stopped = new AtomicBoolean();
+  private long openMillis;
+
+  private BuckcacheServer(ServerConfig config, TieredStore store, StorageExecutor executor) {
+    this.config = config;
+    this.store = store;
+    this.executor = executor;
+  }
+
+  /** Opens the store and starts serving. */
+  public static BuckcacheServer start(ServerConfig config) {
+    requireNonNull(config, "config");
+    var s = config.storage();
+    long started = System.nanoTime();
+    var disk = new DiskSettings(s.dir(), s.maxSize(), s.cleanupThreshold(),
+        s.compression() == Compression.ZSTD, s.zstdLevel(), DiskSettings.DEFAULT_CHUNK_SIZE);
+    var store = TieredStore.open(disk, s.memorySize(), s.maxBlobSize());
+    int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
+    var executor = new StorageExecutor(threads, 4096, 256L << 20);
+    var server = new BuckcacheServer(config, store, executor);
+    server.openMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    return server;
+  }
+
+  /** Logs the one line that says the server is up; call once stop handling is in place. */
+  public void announceReady() {
+    var s = config.storage();
+    var stats = store.stats().disk();
+    log.info("buckcache ready: store {} holds {} entries, {} of {} used (opened in {} ms)",
+        s.dir().toAbsolutePath().normalize(), stats.entries(), Sizes.format(stats.usedBytes()),
+        Sizes.format(s.maxSize()), openMillis);
+  }
+
+  public TieredStore store() {
+    return store;
+  }
+
+  public StorageExecutor executor() {
+    return executor;
+  }
+
+  /** Graceful stop; idempotent. */
+  @Override
+  public void close() {
+    if (!stopped.compareAndSet(false, true)) {
+      return;
+    }
+    long grace = config.shutdownGrace().toMillis();
+    log.info("stopping: finishing in-flight work (grace {} ms)", grace);
+    try {
+      if (!executor.shutdown(grace, TimeUnit.MILLISECONDS)) {
+        log.warn("in-flight work did not finish within the grace period; cancelling it");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      executor.close();
+      store.close();
+    }
+    log.info("stopped cleanly: store flushed and closed");
+  }
+}

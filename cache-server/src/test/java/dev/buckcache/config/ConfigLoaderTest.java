@@ -1,0 +1,99 @@
+package dev.buckcache.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ConfigLoaderTest {
+  @TempDir Path dir;
+  private final ConfigLoader loader = new ConfigLoader(Map.of(), 8L << 30);
+
+  @Test
+  void load_nothingGiven_designDefaults() {
+    var c = loader.load(null, Map.of());
+    assertThat(c.storage().dir()).isEqualTo(Path.of("./buckcache-data"));
+    assertThat(c.storage().maxSize()).isEqualTo(10_000_000_000L);
+    assertThat(c.storage().cleanupThreshold()).isEqualTo(0.8);
+    assertThat(c.storage().memorySize()).isEqualTo(512_000_000L);
+    assertThat(c.storage().compression()).isEqualTo(Compression.ZSTD);
+    assertThat(c.shutdownGrace()).isEqualTo(Duration.ofSeconds(30));
+  }
+
+  @Test
+  void load_fileThenEnvThenFlags_laterWins() throws Exception {
+    var file = dir.resolve("buckcache.yaml");
+    Files.writeString(file, """
+        storage:
+          max_size: 2GB
+          memory_size: 64MB
+          compression: none
+        """);
+    var env = Map.of("BUCKCACHE_MAX_SIZE", "3GB", "BUCKCACHE_MEMORY_SIZE", "32MB");
+    var c = new ConfigLoader(env, 8L << 30).load(file, Map.of("storage.max_size", "4GiB"));
+    assertThat(c.storage().maxSize()).isEqualTo(4L << 30);
+    assertThat(c.storage().memorySize()).isEqualTo(32_000_000L);
+    assertThat(c.storage().compression()).isEqualTo(Compression.NONE);
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "storage.max_size|10XB|invalid storage.max_size '10XB' (from flag --max-size): not a size",
+      "storage.max_size|1MB|must be at least 32MB",
+      "storage.cleanup_threshold|1.5|invalid storage.cleanup_threshold '1.5'",
+      "storage.cleanup_threshold|abc|not a number",
+      "storage.compression|lz4|not one of zstd, none",
+      "storage.zstd_level|30|must be 1 to 19",
+      "storage.memory_size|6GB|more than half the JVM heap",
+      "server.shutdown_grace|soon|not a duration"})
+  void load_badFlag_oneLineNamingTheKey(String key, String value, String message) {
+    assertThatThrownBy(() -> loader.load(null, Map.of(key, value)))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining(message)
+        .hasMessageContaining(key)
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+  }
+
+  @Test
+  void load_badEnv_namesTheVariable() {
+    var env = Map.of("BUCKCACHE_ZSTD_LEVEL", "0");
+    assertThatThrownBy(() -> new ConfigLoader(env, 8L << 30).load(null, Map.of()))
+        .hasMessageContaining("from env BUCKCACHE_ZSTD_LEVEL");
+  }
+
+  @Test
+  void load_unknownYamlKey_rejected() throws Exception {
+    var file = dir.resolve("c.yaml");
+    Files.writeString(file, "storage:\n  max_sise: 1GB\n");
+    assertThatThrownBy(() -> loader.load(file, Map.of()))
+        .hasMessageContaining("unknown key 'storage.max_sise'");
+  }
+
+  @Test
+  void load_brokenYaml_rejectedWithFileName() throws Exception {
+    var file = dir.resolve("c.yaml");
+    Files.writeString(file, "storage: [unclosed\n");
+    assertThatThrownBy(() -> loader.load(file, Map.of()))
+        .hasMessageContaining("c.yaml");
+  }
+
+  @ParameterizedTest
+  @CsvSource({"10GB,10000000000", "512MB,512000000", "1GiB,1073741824", "64mib,67108864",
+      "1234,1234", "1.5GB,1500000000", "0,0"})
+  void sizes_parseDecimalAndBinary(String text, long bytes) {
+    assertThat(Sizes.parse(text)).isEqualTo(bytes);
+  }
+
+  @Test
+  void exampleConfigFile_loadsAndStatesTheDefaults() {
+    var example = Path.of("..", "config", "buckcache.yaml");
+    assertThat(loader.load(example, Map.of())).isEqualTo(loader.load(null, Map.of()));
+  }
+}

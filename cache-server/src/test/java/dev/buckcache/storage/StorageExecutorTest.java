@@ -1,0 +1,47 @@
+package dev.buckcache.storage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class StorageExecutorTest {
+  @Test
+  void submit_poolAndQueueFull_failsFastWithBusy() throws Exception {
+    var release = new CountDownLatch(1);
+    try (var executor = new StorageExecutor(1, 2, 1 << 20)) {
+      var futures = new ArrayList<CompletableFuture<Integer>>();
+      for (int i = 0; i < 4; i++) {
+        futures.add(executor.submit(() -> {
+          release.await();
+          return 1;
+        }));
+      }
+      assertThat(futures.get(3)).isCompletedExceptionally();
+      try {
+        futures.get(3).get();
+      } catch (ExecutionException e) {
+        assertThat(e.getCause()).isInstanceOf(StorageException.Busy.class);
+      }
+      release.countDown();
+      assertThat(futures.get(0).get(5, TimeUnit.SECONDS)).isEqualTo(1);
+      assertThat(futures.get(2).get(5, TimeUnit.SECONDS)).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void inflightBytes_capped_butOneLargeRequestAlwaysFits() {
+    try (var executor = new StorageExecutor(1, 1, 1000)) {
+      assertThat(executor.tryAcquireBytes(5000)).as("alone, even over the cap").isTrue();
+      assertThat(executor.tryAcquireBytes(1)).isFalse();
+      executor.releaseBytes(5000);
+      assertThat(executor.tryAcquireBytes(600)).isTrue();
+      assertThat(executor.tryAcquireBytes(600)).isFalse();
+      assertThat(executor.inflightBytes()).isEqualTo(600);
+    }
+  }
+}
