@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Self-hosted remote build cache for Buck2, Bazel and ccache.",
-    subcommands = {ServeCommand.class})
+    subcommands = {})
 public final class Main implements Runnable {
   static final int EXIT_CONFIG = 2;
   static final int EXIT_FAILURE = 1;
@@ -21,7 +21,7 @@ public final class Main implements Runnable {
   }
 
   static int run(String... args) {
-    var cli = new CommandLine(new Main());
+    var cli = new CommandLine(new Main()).addSubcommand(ServeCommand.spec());
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof ConfigException) {
         commandLine.getErr().println("buckcache: " + e.getMessage());

@@ -8,9 +8,15 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-/** {@code buckcache serve}: runs the cache until SIGTERM or SIGINT. */
+/**
+ * {@code buckcache serve}: runs the cache until SIGTERM or SIGINT. Its setting flags are made from
+ * {@link ConfigLoader#ALL}, so the help text, keys and defaults have one source.
+ */
 @Command(
     name = "serve",
     mixinStandardHelpOptions = true,
@@ -23,37 +29,20 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--config", paramLabel = "FILE", description = "YAML config file")
   Path configFile;
 
-  @Option(names = "--dir", paramLabel = "DIR",
-      description = "data directory [storage.dir] (default ./buckcache-data)")
-  String dir;
+  @Spec CommandSpec spec;
 
-  @Option(names = "--max-size", paramLabel = "SIZE",
-      description = "disk budget incl. RocksDB's files [storage.max_size] (default 10GB)")
-  String maxSize;
-
-  @Option(names = "--cleanup-threshold", paramLabel = "FRACTION",
-      description = "evict down to this fraction of max size [storage.cleanup_threshold] (default 0.8)")
-  String cleanupThreshold;
-
-  @Option(names = "--memory-size", paramLabel = "SIZE",
-      description = "memory tier for small blobs, 0 = off [storage.memory_size] (default 512MB)")
-  String memorySize;
-
-  @Option(names = "--compression", paramLabel = "zstd|none",
-      description = "disk encoding [storage.compression] (default zstd)")
-  String compression;
-
-  @Option(names = "--zstd-level", paramLabel = "N",
-      description = "zstd level 1-19 [storage.zstd_level] (default 1)")
-  String zstdLevel;
-
-  @Option(names = "--max-blob-size", paramLabel = "SIZE",
-      description = "largest blob accepted [storage.max_blob_size] (default 64GiB)")
-  String maxBlobSize;
-
-  @Option(names = "--shutdown-grace", paramLabel = "DURATION",
-      description = "time in-flight work gets on SIGTERM [server.shutdown_grace] (default 30s)")
-  String shutdownGrace;
+  /** The command with one option per setting. */
+  static CommandSpec spec() {
+    var spec = CommandSpec.forAnnotatedObject(new ServeCommand());
+    for (var s : ConfigLoader.ALL) {
+      spec.addOption(OptionSpec.builder(s.flag())
+          .paramLabel(s.paramLabel())
+          .type(String.class)
+          .description(s.help() + " [" + s.key() + "] (default " + s.defaultValue() + ")")
+          .build());
+    }
+    return spec;
+  }
 
   @Override
   public Integer call() throws InterruptedException {
@@ -72,20 +61,12 @@ final class ServeCommand implements Callable<Integer> {
 
   private Map<String, String> flags() {
     var flags = new HashMap<String, String>();
-    put(flags, ConfigLoader.DIR, dir);
-    put(flags, ConfigLoader.MAX_SIZE, maxSize);
-    put(flags, ConfigLoader.CLEANUP, cleanupThreshold);
-    put(flags, ConfigLoader.MEMORY_SIZE, memorySize);
-    put(flags, ConfigLoader.COMPRESSION, compression);
-    put(flags, ConfigLoader.ZSTD_LEVEL, zstdLevel);
-    put(flags, ConfigLoader.MAX_BLOB_SIZE, maxBlobSize);
-    put(flags, ConfigLoader.SHUTDOWN_GRACE, shutdownGrace);
-    return flags;
-  }
-
-  private static void put(Map<String, String> flags, ConfigLoader.Setting s, String value) {
-    if (value != null) {
-      flags.put(s.key(), value);
+    for (var s : ConfigLoader.ALL) {
+      String value = spec.findOption(s.flag()).getValue();
+      if (value != null) {
+        flags.put(s.key(), value);
+      }
     }
+    return flags;
   }
 }

@@ -21,27 +21,29 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  */
 public final class ConfigLoader {
 
-  /** One setting: its YAML key, env var, flag and default. */
-  public record Setting(String key, String env, String flag, String defaultValue, String help) {}
+  /** One setting: its YAML key, env var, flag, default and help. */
+  public record Setting(
+      String key, String env, String flag, String paramLabel, String defaultValue, String help) {}
 
-  public static final Setting DIR = new Setting("storage.dir", "BUCKCACHE_DIR", "--dir",
+  public static final Setting DIR = new Setting("storage.dir", "BUCKCACHE_DIR", "--dir", "DIR",
       "./buckcache-data", "data directory");
   public static final Setting MAX_SIZE = new Setting("storage.max_size", "BUCKCACHE_MAX_SIZE",
-      "--max-size", "10GB", "disk budget, RocksDB files included");
+      "--max-size", "SIZE", "10GB", "disk budget, RocksDB's files included");
   public static final Setting CLEANUP = new Setting("storage.cleanup_threshold",
-      "BUCKCACHE_CLEANUP_THRESHOLD", "--cleanup-threshold", "0.8",
-      "eviction frees down to this fraction of max_size");
+      "BUCKCACHE_CLEANUP_THRESHOLD", "--cleanup-threshold", "FRACTION", "0.8",
+      "eviction frees down to this fraction of the budget");
   public static final Setting MEMORY_SIZE = new Setting("storage.memory_size",
-      "BUCKCACHE_MEMORY_SIZE", "--memory-size", "512MB", "memory tier for small blobs; 0 = off");
+      "BUCKCACHE_MEMORY_SIZE", "--memory-size", "SIZE", "512MB",
+      "memory tier for small blobs, 0 = off");
   public static final Setting COMPRESSION = new Setting("storage.compression",
-      "BUCKCACHE_COMPRESSION", "--compression", "zstd", "zstd or none");
+      "BUCKCACHE_COMPRESSION", "--compression", "zstd|none", "zstd", "disk encoding");
   public static final Setting ZSTD_LEVEL = new Setting("storage.zstd_level",
-      "BUCKCACHE_ZSTD_LEVEL", "--zstd-level", "1", "1 (fast) to 19 (small)");
+      "BUCKCACHE_ZSTD_LEVEL", "--zstd-level", "N", "1", "zstd level, 1 (fast) to 19 (small)");
   public static final Setting MAX_BLOB_SIZE = new Setting("storage.max_blob_size",
-      "BUCKCACHE_MAX_BLOB_SIZE", "--max-blob-size", "64GiB", "largest blob accepted");
+      "BUCKCACHE_MAX_BLOB_SIZE", "--max-blob-size", "SIZE", "64GiB", "largest blob accepted");
   public static final Setting SHUTDOWN_GRACE = new Setting("server.shutdown_grace",
-      "BUCKCACHE_SHUTDOWN_GRACE", "--shutdown-grace", "30s",
-      "time in-flight requests get after SIGTERM");
+      "BUCKCACHE_SHUTDOWN_GRACE", "--shutdown-grace", "DURATION", "30s",
+      "time in-flight work gets after SIGTERM");
 
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, SHUTDOWN_GRACE);
