@@ -98,4 +98,31 @@ class EvictionTest {
       assertThat(fx.store.getBytes(digest(first))).isEmpty();
     }
   }
+
+  @Test
+  void actionCacheHits_keepTheirOutputsAlive_throughAFlood() {
+    try (var fx = new StoreFixture(dir, MAX)) {
+      var results = new ActionResults(fx.store, fx.store);
+      var key = new AcKey("", dev.buckcache.digest.DigestFunction.SHA256, "cd".repeat(32));
+      var result = build.bazel.remote.execution.v2.ActionResult.newBuilder();
+      for (int i = 0; i < 10; i++) {
+        var content = randomBytes(random, 100 * 1024);
+        fx.store.put(digest(content), content);
+        result.addOutputFilesBuilder().setPath("out/" + i).getDigestBuilder()
+            .setHash(digest(content).hash()).setSizeBytes(content.length);
+      }
+      results.put(key, result.build());
+      long written = 0;
+      for (int round = 0; written < 4 * MAX; round++) {
+        var content = randomBytes(random, 128 * 1024);
+        fx.store.put(digest(content), content);
+        written += content.length;
+        if (round % 16 == 0) {
+          assertThat(results.get(key).hit()).as("hit after %d bytes", written).isTrue();
+        }
+      }
+      assertThat(fx.store.stats().disk().evictedEntries()).isPositive();
+      assertThat(results.get(key).hit()).isTrue();
+    }
+  }
 }
