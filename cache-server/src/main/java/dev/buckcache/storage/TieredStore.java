@@ -3,6 +3,7 @@ package dev.buckcache.storage;
 import static java.util.Objects.requireNonNull;
 
 import dev.buckcache.digest.Digest;
+import dev.buckcache.digest.DigestFunction;
 import dev.buckcache.storage.disk.DiskListener;
 import dev.buckcache.storage.disk.DiskSettings;
 import dev.buckcache.storage.disk.DiskTier;
@@ -67,10 +68,12 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
       return true;
     }
     var key = StoreKey.cas(digest);
-    if (memoryHit(key) != null) {
-      return true;
+    var hit = memoryHit(key);
+    if (hit != null) {
+      return hit.bytes().length == digest.size();
     }
-    return disk.find(key) != null;
+    var entry = disk.find(key);
+    return entry != null && entry.size() == digest.size();
   }
 
   @Override
@@ -79,16 +82,17 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     var keys = new ArrayList<StoreKey>();
     for (var d : digests) {
       var key = StoreKey.cas(d);
-      if (!d.isEmpty() && memoryHit(key) == null) {
+      var hit = d.isEmpty() ? null : memoryHit(key);
+      if (!d.isEmpty() && (hit == null || hit.bytes().length != d.size())) {
         toCheck.add(d);
         keys.add(key);
       }
     }
     var missing = new ArrayList<Digest>();
     if (!keys.isEmpty()) {
-      var present = disk.containsAll(keys);
-      for (int i = 0; i < present.length; i++) {
-        if (!present[i]) {
+      var sizes = disk.sizesOf(keys);
+      for (int i = 0; i < sizes.length; i++) {
+        if (sizes[i] != toCheck.get(i).size()) {
           missing.add(toCheck.get(i));
         }
       }
@@ -105,28 +109,63 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     if (digest.isEmpty()) {
       return Optional.of(new ArrayReader(new byte[0], 0));
     }
-    var key = StoreKey.cas(digest);
+    return openKey(StoreKey.cas(digest), digest.size(), offset);
+  }
+
+  /**
+   * Opens a blob known only by hash (bazel-remote's HTTP paths carry no size), from offset 0.
+   *
+   * @throws dev.buckcache.digest.InvalidDigestException if the hash is malformed
+   */
+  public Optional<BlobReader> openHash(DigestFunction function, String hash) {
+    var probe = new Digest(function, hash, 0);
+    if (probe.isEmpty()) {
+      return Optional.of(new ArrayReader(new byte[0], 0));
+    }
+    return openKey(StoreKey.cas(probe), -1, 0);
+  }
+
+  /**
+   * The blob's bytes if the memory tier holds them; never touches the disk, so an event loop may
+   * call it.
+   */
+  public byte[] peekMemory(DigestFunction function, String hash) {
+    var key = StoreKey.cas(new Digest(function, hash, 0));
+    var hit = memoryHit(key);
+    if (hit != null) {
+      counters.memoryHit();
+      return hit.bytes();
+    }
+    return null;
+  }
+
+  /** expectedSize -1: any size. */
+  private Optional<BlobReader> openKey(StoreKey key, long expectedSize, long offset) {
     var located = new DiskTier.Entry[1];
     var cached = memoryOrLoad(key, located);
     if (cached != null) {
+      if (expectedSize >= 0 && cached.bytes().length != expectedSize) {
+        return Optional.empty();
+      }
       return Optional.of(new ArrayReader(cached.bytes(), offset));
     }
-    if (located[0] == null) {
+    var entry = located[0];
+    if (entry == null || (expectedSize >= 0 && entry.size() != expectedSize)) {
       counters.miss();
       return Optional.empty();
     }
-    var stream = disk.stream(located[0], offset);
+    var stream = disk.stream(entry, offset);
     if (stream == null) {
       // Copied forward and its old copy evicted between lookup and open: look once more.
-      var again = disk.find(key);
-      stream = again == null ? null : disk.stream(again, offset);
+      entry = disk.find(key);
+      stream = entry == null ? null : disk.stream(entry, offset);
     }
     if (stream == null) {
       counters.miss();
       return Optional.empty();
     }
     counters.diskHit();
-    return Optional.of(new DiskReader(located[0].size(), stream));
+    return Optional.of(new DiskReader(entry.size(), stream));
   }
 
   @Override

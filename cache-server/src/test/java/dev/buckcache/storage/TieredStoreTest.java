@@ -255,4 +255,33 @@ class TieredStoreTest {
     fx.store.put(digest, content);
     assertThat(fx.store.getBytes(digest)).contains(content);
   }
+
+  @Test
+  void rightHashWrongSize_isAMiss_everywhere() {
+    var content = randomBytes(random, 2 * CHUNK);
+    fx.store.put(digest(content), content);
+    var wrongSize = new Digest(DigestFunction.SHA256, digest(content).hash(), content.length - 1);
+    assertThat(fx.store.contains(wrongSize)).isFalse();
+    assertThat(fx.store.findMissing(List.of(wrongSize))).containsExactly(wrongSize);
+    assertThat(fx.store.open(wrongSize, 0)).isEmpty();
+    var small = randomBytes(random, 10); // memory tier path
+    fx.store.put(digest(small), small);
+    var smallWrong = new Digest(DigestFunction.SHA256, digest(small).hash(), 11);
+    assertThat(fx.store.contains(smallWrong)).isFalse();
+    assertThat(fx.store.open(smallWrong, 0)).isEmpty();
+  }
+
+  @Test
+  void openHash_withoutSize_findsBothTiers() {
+    var content = randomBytes(random, 3 * CHUNK);
+    fx.store.put(digest(content), content);
+    try (var reader = fx.store.openHash(DigestFunction.SHA256, digest(content).hash()).orElseThrow()) {
+      assertThat(reader.size()).isEqualTo(content.length);
+    }
+    var small = randomBytes(random, 10);
+    fx.store.put(digest(small), small);
+    assertThat(fx.store.peekMemory(DigestFunction.SHA256, digest(small).hash())).isEqualTo(small);
+    assertThat(fx.store.peekMemory(DigestFunction.SHA256, digest(content).hash())).isNull();
+    assertThat(fx.store.openHash(DigestFunction.SHA256, "0".repeat(64))).isEmpty();
+  }
 }

@@ -211,13 +211,13 @@ public final class DiskTier implements AutoCloseable {
     return meta == null ? null : new Entry(key, meta);
   }
 
-  /** Presence of many keys; moves recency of those found. */
-  public boolean[] containsAll(List<StoreKey> keys) {
+  /** Sizes of many entries (-1 where absent); moves recency of those found. */
+  public long[] sizesOf(List<StoreKey> keys) {
     var metas = lookupAll(keys);
-    var out = new boolean[keys.size()];
+    var out = new long[keys.size()];
     for (int i = 0; i < out.length; i++) {
       var meta = metas.get(i);
-      out[i] = meta != null;
+      out[i] = meta == null ? -1 : meta.size();
       if (meta != null) {
         touch(keys.get(i), meta);
       }
