@@ -35,11 +35,16 @@ final class ServeCommand implements Callable<Integer> {
   static CommandSpec spec() {
     var spec = CommandSpec.forAnnotatedObject(new ServeCommand());
     for (var s : ConfigLoader.ALL) {
-      spec.addOption(OptionSpec.builder(s.flag())
-          .paramLabel(s.paramLabel())
+      var option = OptionSpec.builder(s.flag())
           .type(String.class)
-          .description(s.help() + " [" + s.key() + "] (default " + s.defaultValue() + ")")
-          .build());
+          .description(s.help() + " [" + s.key() + "]"
+              + (s.isSwitch() ? "" : " (default " + s.defaultValue() + ")"));
+      if (s.isSwitch()) {
+        option.arity("0").fallbackValue("true");
+      } else {
+        option.paramLabel(s.paramLabel());
+      }
+      spec.addOption(option.build());
     }
     return spec;
   }

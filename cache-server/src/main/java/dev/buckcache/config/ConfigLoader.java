@@ -21,9 +21,13 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  */
 public final class ConfigLoader {
 
-  /** One setting: its YAML key, env var, flag, default and help. */
+  /** One setting: its YAML key, env var, flag, default and help. A "true|false" one is a switch. */
   public record Setting(
-      String key, String env, String flag, String paramLabel, String defaultValue, String help) {}
+      String key, String env, String flag, String paramLabel, String defaultValue, String help) {
+    public boolean isSwitch() {
+      return paramLabel.equals("true|false");
+    }
+  }
 
   public static final Setting DIR = new Setting("storage.dir", "BUCKCACHE_DIR", "--dir", "DIR",
       "./buckcache-data", "data directory");
@@ -45,8 +49,19 @@ public final class ConfigLoader {
       "BUCKCACHE_SHUTDOWN_GRACE", "--shutdown-grace", "DURATION", "30s",
       "time in-flight work gets after SIGTERM");
 
+  public static final Setting HTTP_ADDRESS = new Setting("http.address",
+      "BUCKCACHE_HTTP_ADDRESS", "--http-address", "HOST:PORT", "127.0.0.1:8080",
+      "where the HTTP cache listens (port 0: any free port)");
+  public static final Setting HTTP_IDLE_TIMEOUT = new Setting("http.idle_timeout",
+      "BUCKCACHE_HTTP_IDLE_TIMEOUT", "--http-idle-timeout", "DURATION", "60s",
+      "close HTTP connections idle this long");
+  public static final Setting INSECURE_NO_AUTH = new Setting("server.insecure_no_auth",
+      "BUCKCACHE_INSECURE_NO_AUTH", "--insecure-no-auth", "true|false", "false",
+      "allow serving a non-loopback address without authentication");
+
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
-      COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, SHUTDOWN_GRACE);
+      COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, INSECURE_NO_AUTH,
+      SHUTDOWN_GRACE);
 
   private final Map<String, String> env;
   private final long maxHeap;
@@ -99,7 +114,14 @@ public final class ConfigLoader {
     var grace = get(values, SHUTDOWN_GRACE, ConfigLoader::parseDuration);
     var storage = new StorageConfig(Path.of(values.get(DIR.key()).value()), maxSize, cleanup,
         memory, compression, level, maxBlob);
-    return new ServerConfig(storage, grace);
+    boolean insecure = get(values, INSECURE_NO_AUTH, ConfigLoader::parseBoolean);
+    var http = get(values, HTTP_ADDRESS, ConfigLoader::parseAddress);
+    check(insecure || http.getAddress().isLoopbackAddress(), values, HTTP_ADDRESS,
+        "not a loopback address, and authentication is not available yet: anyone who can reach "
+            + "it could read and overwrite the cache; bind to 127.0.0.1, or pass "
+            + "--insecure-no-auth on a trusted network");
+    var idle = get(values, HTTP_IDLE_TIMEOUT, ConfigLoader::parseDuration);
+    return new ServerConfig(storage, http, idle, insecure, grace);
   }
 
   private static <T> T get(Map<String, Sourced> values, Setting s, Function<String, T> parse) {
@@ -129,6 +151,38 @@ public final class ConfigLoader {
           java.util.Arrays.stream(Compression.values()).map(c -> c.name().toLowerCase(Locale.ROOT)).toList());
     }
     return e.getMessage();
+  }
+
+  static boolean parseBoolean(String text) {
+    return switch (text.trim().toLowerCase(Locale.ROOT)) {
+      case "true", "yes", "1", "" -> true;
+      case "false", "no", "0" -> false;
+      default -> throw new IllegalArgumentException("not true or false");
+    };
+  }
+
+  /** HOST:PORT, [IPV6]:PORT; the host must resolve. */
+  static java.net.InetSocketAddress parseAddress(String text) {
+    var t = text.trim();
+    int colon = t.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("not HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080");
+    }
+    var host = t.substring(0, colon).replace("[", "").replace("]", "");
+    int port;
+    try {
+      port = Integer.parseInt(t.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("port is not a number");
+    }
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("port must be 0 to 65535");
+    }
+    var address = new java.net.InetSocketAddress(host, port);
+    if (address.isUnresolved()) {
+      throw new IllegalArgumentException("host '" + host + "' does not resolve");
+    }
+    return address;
   }
 
   static Duration parseDuration(String text) {

@@ -2,16 +2,27 @@ package dev.buckcache.config;
 
 import static java.util.Objects.requireNonNull;
 
+import java.net.InetSocketAddress;
 import java.time.Duration;
 
 /**
  * Everything {@code buckcache serve} runs with, read once at start and passed down.
  *
+ * @param httpAddress where the HTTP cache listens (http.address)
+ * @param httpIdleTimeout idle HTTP connections are closed after this (http.idle_timeout)
+ * @param insecureNoAuth serving a non-loopback address without auth was allowed explicitly
  * @param shutdownGrace how long in-flight work may take after SIGTERM (server.shutdown_grace)
  */
-public record ServerConfig(StorageConfig storage, Duration shutdownGrace) {
+public record ServerConfig(
+    StorageConfig storage,
+    InetSocketAddress httpAddress,
+    Duration httpIdleTimeout,
+    boolean insecureNoAuth,
+    Duration shutdownGrace) {
   public ServerConfig {
     requireNonNull(storage, "storage");
+    requireNonNull(httpAddress, "httpAddress");
+    requireNonNull(httpIdleTimeout, "httpIdleTimeout");
     requireNonNull(shutdownGrace, "shutdownGrace");
   }
 }

@@ -5,6 +5,8 @@ import static java.util.Objects.requireNonNull;
 import dev.buckcache.config.Compression;
 import dev.buckcache.config.ServerConfig;
 import dev.buckcache.config.Sizes;
+import dev.buckcache.http.HttpFrontEnd;
+import dev.buckcache.storage.StorageException;
 import dev.buckcache.storage.StorageExecutor;
 import dev.buckcache.storage.TieredStore;
 import dev.buckcache.storage.disk.DiskSettings;
@@ -24,6 +26,8 @@ public final class BuckcacheServer implements AutoCloseable {
   private final ServerConfig config;
   private final TieredStore store;
   private final StorageExecutor executor;
+  private final java.time.Instant started = java.time.Instant.now();
+  private HttpFrontEnd http;
   private final AtomicBoolean stopped = new AtomicBoolean();
   private long openMillis;
 
@@ -45,6 +49,18 @@ public final class BuckcacheServer implements AutoCloseable {
     var executor = new StorageExecutor(threads, 4096, 256L << 20);
     var server = new BuckcacheServer(config, store, executor);
     server.openMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    try {
+      server.http = HttpFrontEnd.start(config.httpAddress(), store, executor, s.maxBlobSize(),
+          config.httpIdleTimeout(), server::statusJson);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      server.close();
+      throw new IllegalStateException("interrupted while starting", e);
+    } catch (RuntimeException e) {
+      server.close();
+      throw new StorageException.Failure("cannot listen on " + config.httpAddress()
+          + " (http.address): " + e.getMessage(), e);
+    }
     return server;
   }
 
@@ -52,9 +68,27 @@ public final class BuckcacheServer implements AutoCloseable {
   public void announceReady() {
     var s = config.storage();
     var stats = store.stats().disk();
-    log.info("buckcache ready: store {} holds {} entries, {} of {} used (opened in {} ms)",
-        s.dir().toAbsolutePath().normalize(), stats.entries(), Sizes.format(stats.usedBytes()),
-        Sizes.format(s.maxSize()), openMillis);
+    if (!config.httpAddress().getAddress().isLoopbackAddress()) {
+      log.warn("serving {} without authentication (--insecure-no-auth)", config.httpAddress());
+    }
+    log.info("buckcache ready: http on {}; store {} holds {} entries, {} of {} used "
+            + "(opened in {} ms)", hostPort(http.address()), s.dir().toAbsolutePath().normalize(),
+        stats.entries(), Sizes.format(stats.usedBytes()), Sizes.format(s.maxSize()), openMillis);
+  }
+
+  private static String hostPort(java.net.InetSocketAddress a) {
+    var host = a.getAddress().getHostAddress();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+  }
+
+  /** The HTTP front end's bound address (its port when configured as 0). */
+  public java.net.InetSocketAddress httpAddress() {
+    return http.address();
+  }
+
+  String statusJson() {
+    var v = BuckcacheServer.class.getPackage().getImplementationVersion();
+    return StatusJson.render(store.stats(), started, java.time.Instant.now(), v == null ? "dev" : v);
   }
 
   public TieredStore store() {
@@ -73,6 +107,9 @@ public final class BuckcacheServer implements AutoCloseable {
     }
     long grace = config.shutdownGrace().toMillis();
     log.info("stopping: finishing in-flight work (grace {} ms)", grace);
+    if (http != null) {
+      http.stop(config.shutdownGrace());
+    }
     try {
       if (!executor.shutdown(grace, TimeUnit.MILLISECONDS)) {
         log.warn("in-flight work did not finish within the grace period; cancelling it");

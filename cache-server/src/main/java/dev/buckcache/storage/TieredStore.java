@@ -171,6 +171,11 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
   @Override
   public BlobWriter newWriter(Digest digest) {
     checkSize(digest.size(), "blob " + digest);
+    long budget = disk.stats().budgetBytes();
+    if (digest.size() > budget) {
+      throw new StorageException.StoreFull("blob " + digest + " is larger than the whole store ("
+          + budget + " bytes for data within max_size)", null);
+    }
     if (digest.isEmpty() || contains(digest)) {
       return new VerifyingWriter(digest, VerifyingWriter.DISCARD);
     }

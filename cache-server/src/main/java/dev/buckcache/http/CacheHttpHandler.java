@@ -1,0 +1,179 @@
+package dev.buckcache.http;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection's requests, served one at a time in arrival order, so pipelined requests get
+ * their responses in order. While a request is being served, later messages wait in a backlog
+ * and socket reads stop; the body of the current request goes to its exchange.
+ */
+final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(CacheHttpHandler.class);
+  private static final String CACHE_METHODS = "GET, HEAD, PUT";
+
+  private final HttpDeps deps;
+  private final ArrayDeque<Object> backlog = new ArrayDeque<>();
+  private ChannelHandlerContext ctx;
+  private Exchange current;
+
+  CacheHttpHandler(HttpDeps deps) {
+    this.deps = deps;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (current == null) {
+      start(msg);
+    } else if (!current.requestComplete() && isBody(msg)) {
+      current.onContent((HttpContent) msg);
+    } else {
+      backlog.add(msg);
+      ctx.channel().config().setAutoRead(false);
+    }
+  }
+
+  private static boolean isBody(Object msg) {
+    return msg instanceof HttpContent && !(msg instanceof HttpRequest);
+  }
+
+  private void start(Object msg) {
+    if (!(msg instanceof HttpRequest request)) {
+      ReferenceCountUtil.release(msg); // the rest of a body we already answered, or its end
+      return;
+    }
+    current = route(request);
+    current.begin();
+  }
+
+  /** Called by the exchange when its response is written. */
+  void done(Exchange exchange) {
+    if (current != exchange) {
+      return;
+    }
+    current = null;
+    while (!backlog.isEmpty()) {
+      var msg = backlog.peek();
+      if (current == null) {
+        backlog.poll();
+        start(msg);
+      } else if (!current.requestComplete() && isBody(msg)) {
+        backlog.poll();
+        current.onContent((HttpContent) msg);
+      } else {
+        return; // the next request waits for this one
+      }
+    }
+    if (current == null || !current.requestComplete()) {
+      ctx.channel().config().setAutoRead(true);
+    }
+  }
+
+  private Exchange route(HttpRequest request) {
+    var failure = request.decoderResult().cause();
+    if (failure != null) {
+      return FixedExchange.text(this, ctx, request, deps, statusForDecodeFailure(failure),
+          "malformed request: " + failure.getMessage());
+    }
+    var method = request.method();
+    var uri = request.uri();
+    var path = uri.contains("?") ? uri.substring(0, uri.indexOf('?')) : uri;
+    if (path.equals("/healthz") || path.equals("/status")) {
+      if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
+        return methodNotAllowed(request, "GET, HEAD");
+      }
+      return path.equals("/healthz")
+          ? new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
+              "text/plain; charset=utf-8", "ok\n", null)
+          : new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
+              "application/json", deps.status().get(), null);
+    }
+    CachePath cachePath;
+    try {
+      cachePath = CachePath.parse(path);
+    } catch (CachePath.Invalid e) {
+      var status = e.problem.isCachePath() ? HttpResponseStatus.BAD_REQUEST : HttpResponseStatus.NOT_FOUND;
+      return FixedExchange.text(this, ctx, request, deps, status, e.getMessage());
+    }
+    if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
+      return new GetExchange(this, ctx, request, deps, cachePath);
+    }
+    if (method.equals(HttpMethod.PUT)) {
+      return cachePath.kind() == CachePath.Kind.AC
+          ? new PutAcExchange(this, ctx, request, deps, cachePath)
+          : new PutCasExchange(this, ctx, request, deps, cachePath);
+    }
+    return methodNotAllowed(request, CACHE_METHODS);
+  }
+
+  private Exchange methodNotAllowed(HttpRequest request, String allow) {
+    return new FixedExchange(this, ctx, request, deps, HttpResponseStatus.METHOD_NOT_ALLOWED,
+        "text/plain; charset=utf-8",
+        "method " + request.method() + " not allowed here; use " + allow + "\n", allow);
+  }
+
+  private static HttpResponseStatus statusForDecodeFailure(Throwable failure) {
+    if (failure instanceof TooLongHttpLineException) {
+      return HttpResponseStatus.REQUEST_URI_TOO_LONG;
+    }
+    if (failure instanceof TooLongHttpHeaderException) {
+      return HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
+    }
+    if (failure instanceof TooLongFrameException) {
+      return HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
+    }
+    return HttpResponseStatus.BAD_REQUEST;
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (current != null) {
+      current.writabilityChanged();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (current != null) {
+      current.abort();
+      current = null;
+    }
+    backlog.forEach(ReferenceCountUtil::release);
+    backlog.clear();
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof IdleStateEvent) {
+      log.debug("closing idle connection from {}", ctx.channel().remoteAddress());
+      ctx.close();
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+}

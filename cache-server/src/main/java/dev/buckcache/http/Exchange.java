@@ -1,0 +1,150 @@
+package dev.buckcache.http;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BiConsumer;
+
+/**
+ * One request and its response. Runs on the channel's event loop; storage work goes to the
+ * storage executor and comes back through {@link #onLoop}. Calls {@link CacheHttpHandler#done}
+ * once the response is written so the next pipelined request can start.
+ */
+abstract class Exchange {
+  final ChannelHandlerContext ctx;
+  final HttpRequest request;
+  final HttpDeps deps;
+  final CacheHttpHandler handler;
+  private boolean requestComplete;
+  private boolean responded;
+
+  Exchange(CacheHttpHandler handler, ChannelHandlerContext ctx, HttpRequest request, HttpDeps deps) {
+    this.handler = handler;
+    this.ctx = ctx;
+    this.request = request;
+    this.deps = deps;
+    // A request without a body is complete at its head; the codec's empty last content that
+    // follows belongs to no one and is dropped by the handler.
+    this.requestComplete = !hasBody(request);
+  }
+
+  static boolean hasBody(HttpRequest request) {
+    return HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0;
+  }
+
+  /** Starts work on the request line and headers. */
+  abstract void begin();
+
+  /** A piece of the request body; the exchange owns (and releases) it. */
+  void onContent(HttpContent content) {
+    boolean last = content instanceof LastHttpContent;
+    content.release();
+    if (last) {
+      requestComplete = true;
+    }
+  }
+
+  final void markRequestComplete() {
+    requestComplete = true;
+  }
+
+  boolean requestComplete() {
+    return requestComplete;
+  }
+
+  /** The connection closed before the exchange finished. */
+  void abort() {}
+
+  void writabilityChanged() {}
+
+  /** Completes on the event loop. */
+  final <T> void onLoop(CompletableFuture<T> future, BiConsumer<T, Throwable> then) {
+    future.whenComplete((v, e) -> ctx.executor().execute(() -> {
+      if (ctx.channel().isActive()) {
+        then.accept(v, e);
+      }
+    }));
+  }
+
+  final void respondText(HttpResponseStatus status, String text) {
+    var body = Unpooled.copiedBuffer(text + "\n", StandardCharsets.UTF_8);
+    var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+    respond(response);
+  }
+
+  final void respondError(Throwable t) {
+    respondText(HttpErrors.status(t), HttpErrors.message(t));
+  }
+
+  /** Sends a complete response; keeps the connection only if the request body was all read. */
+  final void respond(FullHttpResponse response) {
+    if (!response.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
+      HttpUtil.setContentLength(response, response.content().readableBytes());
+    }
+    if (request.method().name().equals("HEAD")) {
+      response.content().clear();
+    }
+    finish(response, response);
+  }
+
+  /** Sends the head of a streamed response; the body follows with {@link #writeBody}. */
+  final void respondHead(HttpResponse head) {
+    keepAlive(head);
+    ctx.writeAndFlush(head).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+  }
+
+  final void finishBody() {
+    finish(null, LastHttpContent.EMPTY_LAST_CONTENT);
+  }
+
+  private void finish(HttpResponse head, Object last) {
+    if (responded) {
+      io.netty.util.ReferenceCountUtil.release(last);
+      return;
+    }
+    responded = true;
+    boolean keep = head == null ? keepAliveDecided : keepAlive(head);
+    var future = ctx.writeAndFlush(last);
+    if (!keep) {
+      future.addListener(ChannelFutureListener.CLOSE);
+    } else {
+      future.addListener(f -> {
+        if (f.isSuccess()) {
+          handler.done(this);
+        } else {
+          ctx.close();
+        }
+      });
+    }
+  }
+
+  private boolean keepAliveDecided = true;
+
+  /** Keep-alive unless the client asked to close or the body was not fully read. */
+  private boolean keepAlive(HttpResponse head) {
+    keepAliveDecided = HttpUtil.isKeepAlive(request) && requestComplete;
+    HttpUtil.setKeepAlive(head, keepAliveDecided);
+    if (!keepAliveDecided) {
+      head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    return keepAliveDecided;
+  }
+
+  final boolean responded() {
+    return responded;
+  }
+}

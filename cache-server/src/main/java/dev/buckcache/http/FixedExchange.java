@@ -1,0 +1,45 @@
+package dev.buckcache.http;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+
+/** An answer known from the request head alone: errors, /healthz, /status. */
+final class FixedExchange extends Exchange {
+  private final HttpResponseStatus status;
+  private final String contentType;
+  private final String body;
+  private final String allow;
+
+  FixedExchange(CacheHttpHandler handler, ChannelHandlerContext ctx, HttpRequest request,
+      HttpDeps deps, HttpResponseStatus status, String contentType, String body, String allow) {
+    super(handler, ctx, request, deps);
+    this.status = status;
+    this.contentType = contentType;
+    this.body = body;
+    this.allow = allow;
+  }
+
+  static FixedExchange text(CacheHttpHandler handler, ChannelHandlerContext ctx,
+      HttpRequest request, HttpDeps deps, HttpResponseStatus status, String text) {
+    return new FixedExchange(handler, ctx, request, deps, status, null, text, null);
+  }
+
+  @Override
+  void begin() {
+    if (contentType == null && allow == null) {
+      respondText(status, body);
+      return;
+    }
+    var response = new io.netty.handler.codec.http.DefaultFullHttpResponse(
+        io.netty.handler.codec.http.HttpVersion.HTTP_1_1, status,
+        io.netty.buffer.Unpooled.copiedBuffer(body, java.nio.charset.StandardCharsets.UTF_8));
+    if (contentType != null) {
+      response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE, contentType);
+    }
+    if (allow != null) {
+      response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.ALLOW, allow);
+    }
+    respond(response);
+  }
+}

@@ -1,0 +1,228 @@
+package dev.buckcache.http;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.buckcache.storage.AcEntry;
+import dev.buckcache.storage.AcKey;
+import dev.buckcache.storage.ActionResults;
+import dev.buckcache.storage.BlobReader;
+import dev.buckcache.storage.StoredChunk;
+import dev.buckcache.storage.ZstdFrames;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * GET and HEAD of {@code /ac/} and {@code /cas/}. Memory-tier hits are answered on the event loop;
+ * everything else reads on the storage executor. Blobs over one chunk stream one chunk at a time,
+ * the next read starting only when the channel can take more.
+ */
+final class GetExchange extends Exchange {
+  private static final Logger log = LoggerFactory.getLogger(GetExchange.class);
+  private static final int WHOLE_LIMIT = 1 << 20;
+
+  private final CachePath path;
+  private final boolean head;
+  private final boolean zstd;
+  private BlobReader reader;
+  private boolean waitingForWritability;
+  private boolean aborted;
+
+  GetExchange(CacheHttpHandler handler, ChannelHandlerContext ctx, HttpRequest request,
+      HttpDeps deps, CachePath path) {
+    super(handler, ctx, request, deps);
+    this.path = path;
+    this.head = request.method().equals(HttpMethod.HEAD);
+    var accept = request.headers().get(HttpHeaderNames.ACCEPT_ENCODING, "");
+    this.zstd = accept.toLowerCase(Locale.ROOT).contains("zstd");
+  }
+
+  @Override
+  void begin() {
+    if (path.kind() == CachePath.Kind.AC) {
+      getActionResult();
+      return;
+    }
+    if (!zstd) {
+      var bytes = deps.store().peekMemory(path.function(), path.hash());
+      if (bytes != null) {
+        respondBlob(bytes);
+        return;
+      }
+    }
+    onLoop(deps.executor().submit(this::openCas), (opened, error) -> {
+      if (error != null) {
+        respondError(error);
+      } else if (opened == null) {
+        respondText(HttpResponseStatus.NOT_FOUND, "not found: cas/" + path.hash());
+      } else if (opened.whole != null) {
+        respondBlob(opened.whole);
+      } else {
+        startStream(opened.reader);
+      }
+    });
+  }
+
+  /** Either the whole blob (small, identity) or an open reader; null on a miss. */
+  private record Opened(byte[] whole, BlobReader reader) {}
+
+  private Opened openCas() {
+    var found = deps.store().openHash(path.function(), path.hash());
+    if (found.isEmpty()) {
+      return null;
+    }
+    var r = found.get();
+    if (zstd || head || r.size() > WHOLE_LIMIT) {
+      return new Opened(null, r);
+    }
+    try (r) {
+      var out = new java.io.ByteArrayOutputStream((int) r.size());
+      for (var chunk = r.nextRaw(); chunk != null; chunk = r.nextRaw()) {
+        out.write(chunk, 0, chunk.length);
+      }
+      return new Opened(out.toByteArray(), null);
+    }
+  }
+
+  private void respondBlob(byte[] bytes) {
+    var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+        head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(bytes));
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);
+    HttpUtil.setContentLength(response, bytes.length);
+    respond(response);
+  }
+
+  private void startStream(BlobReader r) {
+    this.reader = r;
+    var response = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);
+    if (zstd) {
+      response.headers().set(HttpHeaderNames.CONTENT_ENCODING, "zstd");
+      HttpUtil.setTransferEncodingChunked(response, true);
+    } else {
+      HttpUtil.setContentLength(response, r.size());
+    }
+    if (head) {
+      if (zstd) {
+        response.headers().remove(HttpHeaderNames.TRANSFER_ENCODING);
+        response.headers().remove(HttpHeaderNames.CONTENT_ENCODING);
+        HttpUtil.setContentLength(response, r.size());
+      }
+      closeReader();
+      respondHead(response);
+      finishBody();
+      return;
+    }
+    respondHead(response);
+    pump();
+  }
+
+  private void pump() {
+    onLoop(deps.executor().submit(this::nextPiece), (bytes, error) -> {
+      if (error != null) {
+        log.warn("reading cas/{} failed mid-response: {}", path.hash(), HttpErrors.message(error));
+        ctx.close();
+      } else if (bytes == null) {
+        closeReader();
+        finishBody();
+      } else {
+        ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(bytes))).addListener(f -> {
+          if (!f.isSuccess()) {
+            ctx.close();
+          } else if (ctx.channel().isWritable()) {
+            pump();
+          } else {
+            waitingForWritability = true;
+          }
+        });
+      }
+    });
+  }
+
+  private byte[] nextPiece() {
+    if (aborted) {
+      return null;
+    }
+    if (!zstd) {
+      return reader.nextRaw();
+    }
+    StoredChunk chunk = reader.nextStored();
+    if (chunk == null) {
+      return null;
+    }
+    return chunk.encoding() == StoredChunk.Encoding.ZSTD ? chunk.bytes() : ZstdFrames.rawFrame(chunk.bytes());
+  }
+
+  @Override
+  void writabilityChanged() {
+    if (waitingForWritability && ctx.channel().isWritable()) {
+      waitingForWritability = false;
+      pump();
+    }
+  }
+
+  @Override
+  void abort() {
+    aborted = true;
+    closeReader();
+  }
+
+  private void closeReader() {
+    var r = reader;
+    reader = null;
+    if (r != null) {
+      deps.executor().submit(() -> {
+        r.close();
+        return null;
+      });
+    }
+  }
+
+  private void getActionResult() {
+    var key = new AcKey(path.instance(), path.function(), path.hash());
+    onLoop(deps.executor().submit(() -> deps.results().get(key)), (lookup, error) -> {
+      if (error != null) {
+        respondError(error);
+      } else if (!lookup.hit()) {
+        log.debug("ac/{} miss: {}", path.hash(), lookup.missReason());
+        respondText(HttpResponseStatus.NOT_FOUND, "not found: ac/" + path.hash());
+      } else {
+        respondActionResult(lookup);
+      }
+    });
+  }
+
+  private void respondActionResult(ActionResults.Lookup lookup) {
+    var entry = lookup.entry().orElseThrow();
+    var accept = request.headers().get(HttpHeaderNames.ACCEPT, "");
+    if (accept.contains("application/json") && entry.kind() == AcEntry.Kind.ACTION_RESULT) {
+      String json;
+      try {
+        json = JsonFormat.printer().print(lookup.result().orElseThrow());
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        respondError(e);
+        return;
+      }
+      var body = json.getBytes(StandardCharsets.UTF_8);
+      var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+          head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
+      response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+      HttpUtil.setContentLength(response, body.length);
+      respond(response);
+      return;
+    }
+    respondBlob(entry.value());
+  }
+}

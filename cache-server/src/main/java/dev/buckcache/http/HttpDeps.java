@@ -1,0 +1,20 @@
+package dev.buckcache.http;
+
+import dev.buckcache.storage.ActionResults;
+import dev.buckcache.storage.StorageExecutor;
+import dev.buckcache.storage.TieredStore;
+import java.util.function.Supplier;
+
+/**
+ * What every HTTP exchange uses.
+ *
+ * @param maxAcSize largest action-cache value accepted over HTTP (aggregated in memory)
+ * @param status renders {@code /status}
+ */
+record HttpDeps(
+    TieredStore store,
+    ActionResults results,
+    StorageExecutor executor,
+    long maxBlobSize,
+    long maxAcSize,
+    Supplier<String> status) {}

@@ -1,0 +1,42 @@
+package dev.buckcache.server;
+
+import dev.buckcache.storage.StoreStats;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * The {@code /status} document: bazel-remote's field names (CurrSize, MaxSize, NumFiles,
+ * ServerTime) for tools that read them, plus buckcache's own counters.
+ */
+final class StatusJson {
+  private StatusJson() {}
+
+  static String render(StoreStats s, Instant started, Instant now, String version) {
+    var d = s.disk();
+    long hits = s.memoryHits() + s.diskHits();
+    long lookups = hits + s.misses();
+    return "{"
+        + field("CurrSize", d.usedBytes()) + ","
+        + field("MaxSize", d.maxBytes()) + ","
+        + field("NumFiles", d.entries()) + ","
+        + field("ServerTime", now.getEpochSecond()) + ","
+        + "\"Version\":\"" + version + "\","
+        + field("UptimeSeconds", Duration.between(started, now).toSeconds()) + ","
+        + field("BudgetBytes", d.budgetBytes()) + ","
+        + field("UploadingBytes", d.uploadingBytes()) + ","
+        + field("Evictions", d.evictedEntries()) + ","
+        + field("EvictedBytes", d.evictedBytes()) + ","
+        + field("MemoryEntries", s.memoryEntries()) + ","
+        + field("MemoryBytes", s.memoryBytes()) + ","
+        + field("MemoryHits", s.memoryHits()) + ","
+        + field("DiskHits", s.diskHits()) + ","
+        + field("Misses", s.misses()) + ","
+        + "\"HitRatio\":" + (lookups == 0 ? "0" : String.format(java.util.Locale.ROOT, "%.4f",
+            (double) hits / lookups))
+        + "}\n";
+  }
+
+  private static String field(String name, long value) {
+    return "\"" + name + "\":" + value;
+  }
+}
