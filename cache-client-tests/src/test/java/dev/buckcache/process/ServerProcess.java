@@ -44,8 +44,8 @@ public final class ServerProcess implements AutoCloseable {
 
   public static ServerProcess start(Map<String, String> env, String... args) throws IOException {
     var command = new ArrayList<String>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-jar",
-        jar().toString()));
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+        "-Dio.netty.leakDetection.level=paranoid", "-jar", jar().toString()));
     command.addAll(List.of(args));
     var builder = new ProcessBuilder(command).redirectErrorStream(true);
     builder.environment().keySet().removeIf(k -> k.startsWith("BUCKCACHE_"));
@@ -95,6 +95,47 @@ public final class ServerProcess implements AutoCloseable {
     }
     Thread.sleep(100);
     return process.exitValue();
+  }
+
+  /** Starts {@code serve} on a free loopback port and waits until it is ready. */
+  public static ServerProcess serve(Path dir, String... extra) throws Exception {
+    var args = new ArrayList<>(List.of("serve", "--dir", dir.toString()));
+    var given = List.of(extra);
+    var defaults = List.of("--max-size", "256MB", "--memory-size", "32MB",
+        "--http-address", "127.0.0.1:0");
+    for (int i = 0; i < defaults.size(); i += 2) {
+      if (!given.contains(defaults.get(i))) {
+        args.add(defaults.get(i));
+        args.add(defaults.get(i + 1));
+      }
+    }
+    args.addAll(given);
+    var server = start(Map.of(), args.toArray(String[]::new));
+    var ready = server.awaitLine("buckcache ready", Duration.ofSeconds(60));
+    var m = java.util.regex.Pattern.compile("http on ([0-9.]+:\\d+)").matcher(ready);
+    if (!m.find()) {
+      server.close();
+      throw new AssertionError("no http address in: " + ready);
+    }
+    server.http = "http://" + m.group(1);
+    return server;
+  }
+
+  private String http;
+
+  /** Base URL of the HTTP front end, e.g. http://127.0.0.1:41234. */
+  public String http() {
+    return http;
+  }
+
+  /** Stops with SIGTERM and checks the shutdown was clean and Netty reported no leaks. */
+  public void stopAndCheck() throws InterruptedException {
+    terminate(Duration.ofSeconds(60));
+    awaitLine("stopped cleanly", Duration.ofSeconds(10));
+    var leaks = output().stream().filter(l -> l.contains("LEAK:")).toList();
+    if (!leaks.isEmpty()) {
+      throw new AssertionError("server reported Netty leaks:\n" + String.join("\n", leaks));
+    }
   }
 
   public List<String> output() {

@@ -99,7 +99,7 @@ public final class ConfigLoader {
 
   private ServerConfig build(Map<String, Sourced> values) {
     long maxSize = get(values, MAX_SIZE, Sizes::parse);
-    check(maxSize >= DiskSettings.MIN_MAX_SIZE, values, MAX_SIZE, "must be at least 32MB");
+    check(maxSize >= DiskSettings.MIN_MAX_SIZE, values, MAX_SIZE, "must be at least 32MiB");
     double cleanup = get(values, CLEANUP, Double::parseDouble);
     check(cleanup > 0 && cleanup < 1, values, CLEANUP, "must be between 0 and 1, e.g. 0.8");
     long memory = get(values, MEMORY_SIZE, Sizes::parse);

@@ -46,7 +46,7 @@ class ConfigLoaderTest {
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
       "storage.max_size|10XB|invalid storage.max_size '10XB' (from flag --max-size): not a size",
-      "storage.max_size|1MB|must be at least 32MB",
+      "storage.max_size|1MB|must be at least 32MiB",
       "storage.cleanup_threshold|1.5|invalid storage.cleanup_threshold '1.5'",
       "storage.cleanup_threshold|abc|not a number",
       "storage.compression|lz4|not one of zstd, none",

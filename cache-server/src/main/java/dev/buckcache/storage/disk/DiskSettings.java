@@ -18,7 +18,7 @@ public record DiskSettings(
   public DiskSettings {
     requireNonNull(dir, "dir");
     if (maxSize < MIN_MAX_SIZE) {
-      throw new IllegalArgumentException("max size must be at least 32MB");
+      throw new IllegalArgumentException("max size must be at least 32MiB");
     }
     if (!(cleanupThreshold > 0 && cleanupThreshold < 1)) {
       throw new IllegalArgumentException("cleanup threshold must be between 0 and 1");

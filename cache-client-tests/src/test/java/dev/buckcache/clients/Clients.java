@@ -1,0 +1,63 @@
+package dev.buckcache.clients;
+
+import static org.assertj.core.api.Assertions.fail;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+
+/** Runs real client programs. A missing client fails the test under CI=true, else skips it. */
+public final class Clients {
+  private Clients() {}
+
+  public static void require(String program) {
+    for (var dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+      if (Files.isExecutable(Path.of(dir, program))) {
+        return;
+      }
+    }
+    var message = program + " is not installed (run scripts/install-test-deps as root)";
+    if ("true".equals(System.getenv("CI"))) {
+      fail(message + ": real-client tests must not skip under CI");
+    }
+    Assumptions.abort(message);
+  }
+
+  /** The result of a finished command. */
+  public record Result(int exitCode, String output) {}
+
+  public static Result run(Path workDir, Map<String, String> env, long timeoutSeconds,
+      String... command) throws IOException, InterruptedException {
+    return run(workDir, env, timeoutSeconds, List.of(command));
+  }
+
+  public static Result run(Path workDir, Map<String, String> env, long timeoutSeconds,
+      List<String> command) throws IOException, InterruptedException {
+    var builder = new ProcessBuilder(new ArrayList<>(command)).directory(workDir.toFile())
+        .redirectErrorStream(true);
+    builder.environment().putAll(env);
+    var process = builder.start();
+    var out = new StringBuilder();
+    var reader = new Thread(() -> {
+      try {
+        out.append(new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+      } catch (IOException e) {
+        // process ended
+      }
+    });
+    reader.start();
+    if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      reader.join(5000);
+      fail(String.join(" ", command) + " timed out after " + timeoutSeconds + " s:\n" + out);
+    }
+    reader.join(10_000);
+    return new Result(process.exitValue(), out.toString());
+  }
+}
