@@ -1,0 +1,2 @@
+#include "lib.h"
+int answer(void) { return 42; }
