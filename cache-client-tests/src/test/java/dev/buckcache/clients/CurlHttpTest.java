@@ -160,4 +160,32 @@ class CurlHttpTest {
     assertThat(status).contains("\"CurrSize\":").contains("\"MaxSize\":40000000")
         .contains("\"NumFiles\":");
   }
+
+  @Test
+  void idleConnection_isClosedByTheServer() throws Exception {
+    try (var quick = ServerProcess.serve(dir.resolve("idle"), "--http-idle-timeout", "1s")) {
+      var uri = URI.create(quick.http());
+      try (var socket = new Socket(uri.getHost(), uri.getPort())) {
+        socket.setSoTimeout(10_000);
+        long start = System.nanoTime();
+        assertThat(socket.getInputStream().read()).as("EOF from the server").isEqualTo(-1);
+        assertThat((System.nanoTime() - start) / 1e9).isLessThan(9.0);
+      }
+      quick.stopAndCheck();
+    }
+  }
+
+  @Test
+  void bodyLongerThanContentLength_extraBytesAreABadRequest() throws Exception {
+    var uri = URI.create(server.http());
+    var hello = "hello".getBytes();
+    try (var socket = new Socket(uri.getHost(), uri.getPort())) {
+      socket.setSoTimeout(10_000);
+      socket.getOutputStream().write(("PUT /cas/" + sha(hello) + " HTTP/1.1\r\nHost: x\r\n"
+          + "Content-Length: 5\r\n\r\nhello and then some garbage\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      var reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      assertThat(reply).startsWith("HTTP/1.1 200 OK").contains("HTTP/1.1 400 Bad Request");
+    }
+  }
 }

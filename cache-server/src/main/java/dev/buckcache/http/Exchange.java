@@ -79,6 +79,14 @@ abstract class Exchange {
     }));
   }
 
+  /** Tells a client waiting on {@code Expect: 100-continue} to send the body (once accepted). */
+  final void continueIfExpected() {
+    if (HttpUtil.is100ContinueExpected(request)) {
+      ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+          HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+    }
+  }
+
   final void respondText(HttpResponseStatus status, String text) {
     var body = Unpooled.copiedBuffer(text + "\n", StandardCharsets.UTF_8);
     var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);

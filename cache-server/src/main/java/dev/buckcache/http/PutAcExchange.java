@@ -43,10 +43,7 @@ final class PutAcExchange extends Exchange {
       respondText(e.status, e.getMessage());
       return;
     }
-    if (HttpUtil.is100ContinueExpected(request)) {
-      ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-          HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
-    }
+    continueIfExpected();
     if (body.length == 0) {
       store();
     }

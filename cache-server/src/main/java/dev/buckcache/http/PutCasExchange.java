@@ -57,10 +57,7 @@ final class PutCasExchange extends Exchange {
       respondError(e);
       return;
     }
-    if (HttpUtil.is100ContinueExpected(request)) {
-      ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-          HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
-    }
+    continueIfExpected();
     lane = deps.executor().<Void>submit(() -> {
       var w = deps.store().newWriter(digest);
       writer = zstd ? new ZstdUpload(w) : w;
