@@ -59,9 +59,16 @@ public final class ConfigLoader {
       "BUCKCACHE_INSECURE_NO_AUTH", "--insecure-no-auth", "true|false", "false",
       "allow serving a non-loopback address without authentication");
 
+  public static final Setting DIGEST_DEFAULT = new Setting("digest.default",
+      "BUCKCACHE_DIGEST_DEFAULT", "--digest-default", "FUNCTION", "sha256",
+      "what a 64-hex hash means: sha256 or blake3");
+  public static final Setting DIGEST_INSTANCES = new Setting("digest.instances",
+      "BUCKCACHE_DIGEST_INSTANCES", "--digest-instances", "NAME=FUNCTION,...", "",
+      "per-instance override of digest.default, e.g. buck2=blake3");
+
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, INSECURE_NO_AUTH,
-      SHUTDOWN_GRACE);
+      DIGEST_DEFAULT, DIGEST_INSTANCES, SHUTDOWN_GRACE);
 
   private final Map<String, String> env;
   private final long maxHeap;
@@ -121,7 +128,9 @@ public final class ConfigLoader {
             + "it could read and overwrite the cache; bind to 127.0.0.1, or pass "
             + "--insecure-no-auth on a trusted network");
     var idle = get(values, HTTP_IDLE_TIMEOUT, ConfigLoader::parseDuration);
-    return new ServerConfig(storage, http, idle, insecure, grace);
+    var digests = new DigestConfig(get(values, DIGEST_DEFAULT, ConfigLoader::hashAlike),
+        get(values, DIGEST_INSTANCES, ConfigLoader::parseInstanceDigests));
+    return new ServerConfig(storage, http, idle, insecure, digests, grace);
   }
 
   private static <T> T get(Map<String, Sourced> values, Setting s, Function<String, T> parse) {
@@ -151,6 +160,31 @@ public final class ConfigLoader {
           java.util.Arrays.stream(Compression.values()).map(c -> c.name().toLowerCase(Locale.ROOT)).toList());
     }
     return e.getMessage();
+  }
+
+  /** sha256 or blake3: the functions whose hashes are 64 hex digits. */
+  static dev.buckcache.digest.DigestFunction hashAlike(String text) {
+    var f = dev.buckcache.digest.DigestFunction.parse(text);
+    if (f.hexLength() != 64) {
+      throw new IllegalArgumentException("must be sha256 or blake3 (64-hex hashes)");
+    }
+    return f;
+  }
+
+  /** NAME=FUNCTION,NAME=FUNCTION (the YAML map digest.instances arrives in this form too). */
+  static Map<String, dev.buckcache.digest.DigestFunction> parseInstanceDigests(String text) {
+    var out = new LinkedHashMap<String, dev.buckcache.digest.DigestFunction>();
+    for (var pair : text.split(",")) {
+      if (pair.isBlank()) {
+        continue;
+      }
+      int eq = pair.indexOf('=');
+      if (eq < 0) {
+        throw new IllegalArgumentException("'" + pair.trim() + "' is not NAME=FUNCTION");
+      }
+      out.put(pair.substring(0, eq).trim(), hashAlike(pair.substring(eq + 1)));
+    }
+    return out;
   }
 
   static boolean parseBoolean(String text) {
@@ -220,6 +254,7 @@ public final class ConfigLoader {
     if (root != null) {
       flatten("", root, out, file);
     }
+    foldMap(out, DIGEST_INSTANCES.key());
     for (var key : out.keySet()) {
       if (ALL.stream().noneMatch(s -> s.key().equals(key))) {
         throw new ConfigException("config file " + file + ": unknown key '" + key + "' (known: "
@@ -227,6 +262,22 @@ public final class ConfigLoader {
       }
     }
     return out;
+  }
+
+  /** Turns YAML map entries {@code key.NAME: v} into one value {@code NAME=v,...} under key. */
+  private static void foldMap(Map<String, String> flat, String key) {
+    var prefix = key + ".";
+    var pairs = new java.util.ArrayList<String>();
+    flat.entrySet().removeIf(e -> {
+      if (e.getKey().startsWith(prefix)) {
+        pairs.add(e.getKey().substring(prefix.length()) + "=" + e.getValue());
+        return true;
+      }
+      return false;
+    });
+    if (!pairs.isEmpty()) {
+      flat.put(key, String.join(",", pairs));
+    }
   }
 
   private static void flatten(String prefix, Object node, Map<String, String> out, Path file) {

@@ -11,6 +11,7 @@ import java.time.Duration;
  * @param httpAddress where the HTTP cache listens (http.address)
  * @param httpIdleTimeout idle HTTP connections are closed after this (http.idle_timeout)
  * @param insecureNoAuth serving a non-loopback address without auth was allowed explicitly
+ * @param digests what a 64-hex hash means, per instance (digest.*)
  * @param shutdownGrace how long in-flight work may take after SIGTERM (server.shutdown_grace)
  */
 public record ServerConfig(
@@ -18,11 +19,13 @@ public record ServerConfig(
     InetSocketAddress httpAddress,
     Duration httpIdleTimeout,
     boolean insecureNoAuth,
+    DigestConfig digests,
     Duration shutdownGrace) {
   public ServerConfig {
     requireNonNull(storage, "storage");
     requireNonNull(httpAddress, "httpAddress");
     requireNonNull(httpIdleTimeout, "httpIdleTimeout");
+    requireNonNull(digests, "digests");
     requireNonNull(shutdownGrace, "shutdownGrace");
   }
 }

@@ -107,7 +107,7 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     }
     CachePath cachePath;
     try {
-      cachePath = CachePath.parse(path);
+      cachePath = CachePath.parse(path, deps.digests());
     } catch (CachePath.Invalid e) {
       var status = e.problem.isCachePath() ? HttpResponseStatus.BAD_REQUEST : HttpResponseStatus.NOT_FOUND;
       return FixedExchange.text(this, ctx, request, deps, status, e.getMessage());

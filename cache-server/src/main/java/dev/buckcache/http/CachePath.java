@@ -5,7 +5,8 @@ import dev.buckcache.digest.Hex;
 
 /**
  * A bazel-remote cache path, {@code /[instance/]{ac,cas}/HASH}, parsed once. The hash length picks
- * the digest function: 64 hex SHA-256, 40 SHA-1, 96 SHA-384, 128 SHA-512.
+ * the digest function: 40 hex SHA-1, 96 SHA-384, 128 SHA-512, and 64 the instance's configured
+ * function (SHA-256 unless digest.instances says BLAKE3).
  */
 record CachePath(String instance, Kind kind, DigestFunction function, String hash) {
   enum Kind {
@@ -25,7 +26,7 @@ record CachePath(String instance, Kind kind, DigestFunction function, String has
     }
   }
 
-  static CachePath parse(String uri) throws Invalid {
+  static CachePath parse(String uri, dev.buckcache.config.DigestConfig digests) throws Invalid {
     var path = uri;
     int query = path.indexOf('?');
     if (query >= 0) {
@@ -44,6 +45,9 @@ record CachePath(String instance, Kind kind, DigestFunction function, String has
     var instance = kindSlash < 0 ? "" : path.substring(0, kindSlash);
     var hash = path.substring(slash + 1);
     var function = functionFor(hash);
+    if (function == DigestFunction.SHA256) {
+      function = digests.forInstance(kindSlash < 0 ? "" : path.substring(0, kindSlash));
+    }
     if (instance.contains("//") || instance.contains("..")) {
       throw new Invalid(true, "malformed instance name '" + instance + "'");
     }

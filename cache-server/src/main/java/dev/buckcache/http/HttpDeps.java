@@ -17,4 +17,5 @@ record HttpDeps(
     StorageExecutor executor,
     long maxBlobSize,
     long maxAcSize,
+    dev.buckcache.config.DigestConfig digests,
     Supplier<String> status) {}

@@ -42,10 +42,11 @@ public final class HttpFrontEnd implements AutoCloseable {
    * @param status renders the {@code /status} JSON
    */
   public static HttpFrontEnd start(InetSocketAddress address, TieredStore store,
-      StorageExecutor executor, long maxBlobSize, Duration idleTimeout, Supplier<String> status)
+      StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
+      dev.buckcache.config.DigestConfig digests, Supplier<String> status)
       throws InterruptedException {
     var deps = new HttpDeps(store, new ActionResults(store, store), executor, maxBlobSize,
-        Math.min(maxBlobSize, 64L << 20), status);
+        Math.min(maxBlobSize, 64L << 20), digests, status);
     boolean epoll = Epoll.isAvailable();
     var factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     var boss = new MultiThreadIoEventLoopGroup(1, factory);

@@ -51,7 +51,7 @@ public final class BuckcacheServer implements AutoCloseable {
     server.openMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
     try {
       server.http = HttpFrontEnd.start(config.httpAddress(), store, executor, s.maxBlobSize(),
-          config.httpIdleTimeout(), server::statusJson);
+          config.httpIdleTimeout(), config.digests(), server::statusJson);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.close();

@@ -96,4 +96,18 @@ class ConfigLoaderTest {
     var example = Path.of("..", "config", "buckcache.yaml");
     assertThat(loader.load(example, Map.of())).isEqualTo(loader.load(null, Map.of()));
   }
+
+  @Test
+  void digestInstances_fromYamlMapOrFlag() throws Exception {
+    var file = dir.resolve("d.yaml");
+    Files.writeString(file, "digest:\n  instances:\n    buck2: blake3\n    legacy: sha256\n");
+    var c = loader.load(file, Map.of());
+    assertThat(c.digests().forInstance("buck2")).isEqualTo(dev.buckcache.digest.DigestFunction.BLAKE3);
+    assertThat(c.digests().forInstance("legacy")).isEqualTo(dev.buckcache.digest.DigestFunction.SHA256);
+    assertThat(c.digests().forInstance("other")).isEqualTo(dev.buckcache.digest.DigestFunction.SHA256);
+    var flag = loader.load(null, Map.of("digest.instances", "x=blake3", "digest.default", "blake3"));
+    assertThat(flag.digests().forInstance("y")).isEqualTo(dev.buckcache.digest.DigestFunction.BLAKE3);
+    assertThatThrownBy(() -> loader.load(null, Map.of("digest.instances", "x=sha1")))
+        .hasMessageContaining("must be sha256 or blake3");
+  }
 }

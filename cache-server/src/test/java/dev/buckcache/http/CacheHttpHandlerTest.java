@@ -252,4 +252,14 @@ class CacheHttpHandlerTest {
     h.send("GET /healthz HTTP/1.1\nHost: x\nX-Big: " + "a".repeat(20_000) + "\n\n");
     assertThat(h.rawUntil("\r\n\r\n")).startsWith("HTTP/1.1 431");
   }
+
+  @Test
+  void instanceConfiguredForBlake3_verifiesWithBlake3() {
+    var content = blob(1000);
+    var blake3 = DigestFunction.BLAKE3.hash(content);
+    assertThat(put("/b3/cas/" + blake3, content).status().code()).isEqualTo(200);
+    assertThat(bytes(get("/b3/cas/" + blake3))).isEqualTo(content);
+    // The default instance reads 64 hex as SHA-256: a BLAKE3 hash does not verify there.
+    assertThat(put("/cas/" + blake3, content).status().code()).isEqualTo(400);
+  }
 }

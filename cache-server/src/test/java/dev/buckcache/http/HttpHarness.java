@@ -42,7 +42,10 @@ final class HttpHarness implements AutoCloseable {
 
   private EmbeddedChannel newChannel(long maxBlobSize) {
     var deps = new HttpDeps(store, new ActionResults(store, store), executor, maxBlobSize,
-        Math.min(maxBlobSize, 1 << 20), () -> "{\"CurrSize\":0}\n");
+        Math.min(maxBlobSize, 1 << 20),
+        new dev.buckcache.config.DigestConfig(dev.buckcache.digest.DigestFunction.SHA256,
+            java.util.Map.of("b3", dev.buckcache.digest.DigestFunction.BLAKE3)),
+        () -> "{\"CurrSize\":0}\n");
     return new EmbeddedChannel(new HttpServerCodec(new HttpDecoderConfig()
         .setMaxInitialLineLength(HttpInitializer.MAX_INITIAL_LINE)
         .setMaxHeaderSize(HttpInitializer.MAX_HEADER_SIZE)

@@ -1,0 +1,29 @@
+package dev.buckcache.config;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.buckcache.digest.DigestFunction;
+import java.util.Map;
+
+/**
+ * Which function a 64-hex hash means, per instance. SHA-256 and BLAKE3 hashes look alike and
+ * Buck2 sends no digest function, so an instance serving a BLAKE3 repo says so here.
+ *
+ * @param defaultFunction for instances not listed (digest.default)
+ * @param instances instance name to function (digest.instances.NAME)
+ */
+public record DigestConfig(DigestFunction defaultFunction, Map<String, DigestFunction> instances) {
+  public DigestConfig {
+    requireNonNull(defaultFunction, "defaultFunction");
+    instances = Map.copyOf(instances);
+  }
+
+  public static DigestConfig sha256() {
+    return new DigestConfig(DigestFunction.SHA256, Map.of());
+  }
+
+  /** The function for a 64-hex hash in this instance. */
+  public DigestFunction forInstance(String instance) {
+    return instances.getOrDefault(instance, defaultFunction);
+  }
+}
