@@ -16,7 +16,7 @@ class ServeCommandProcessTest {
   @Test
   void serve_startsThenStopsGracefullyOnSigterm() throws Exception {
     try (var server = ServerProcess.start(Map.of(), "serve", "--dir", dir.toString(),
-        "--max-size", "64MB", "--memory-size", "16MB")) {
+        "--max-size", "64MB", "--memory-size", "16MB", "--http-address", "127.0.0.1:0", "--grpc-address", "127.0.0.1:0")) {
       var ready = server.awaitLine("buckcache ready", WAIT);
       assertThat(ready).contains(dir.getFileName().toString()).contains("of 64.0MB used");
       int code = server.terminate(WAIT);
@@ -25,7 +25,7 @@ class ServeCommandProcessTest {
     }
     // The store reopens after a graceful stop.
     try (var again = ServerProcess.start(Map.of(), "serve", "--dir", dir.toString(),
-        "--max-size", "64MB", "--memory-size", "16MB")) {
+        "--max-size", "64MB", "--memory-size", "16MB", "--http-address", "127.0.0.1:0", "--grpc-address", "127.0.0.1:0")) {
       again.awaitLine("buckcache ready", WAIT);
       again.terminate(WAIT);
     }
@@ -34,10 +34,10 @@ class ServeCommandProcessTest {
   @Test
   void serve_secondProcessOnSameDir_refusedWithOneClearLine() throws Exception {
     try (var first = ServerProcess.start(Map.of(), "serve", "--dir", dir.toString(),
-        "--max-size", "64MB", "--memory-size", "16MB")) {
+        "--max-size", "64MB", "--memory-size", "16MB", "--http-address", "127.0.0.1:0", "--grpc-address", "127.0.0.1:0")) {
       first.awaitLine("buckcache ready", WAIT);
       try (var second = ServerProcess.start(Map.of(), "serve", "--dir", dir.toString(),
-          "--max-size", "64MB", "--memory-size", "16MB")) {
+          "--max-size", "64MB", "--memory-size", "16MB", "--http-address", "127.0.0.1:0", "--grpc-address", "127.0.0.1:0")) {
         assertThat(second.waitForExit(WAIT)).isEqualTo(1);
         assertThat(String.join("\n", second.output()))
             .contains("is in use by another buckcache process");

@@ -102,7 +102,7 @@ public final class ServerProcess implements AutoCloseable {
     var args = new ArrayList<>(List.of("serve", "--dir", dir.toString()));
     var given = List.of(extra);
     var defaults = List.of("--max-size", "256MB", "--memory-size", "32MB",
-        "--http-address", "127.0.0.1:0");
+        "--http-address", "127.0.0.1:0", "--grpc-address", "127.0.0.1:0");
     for (int i = 0; i < defaults.size(); i += 2) {
       if (!given.contains(defaults.get(i))) {
         args.add(defaults.get(i));
@@ -118,10 +118,20 @@ public final class ServerProcess implements AutoCloseable {
       throw new AssertionError("no http address in: " + ready);
     }
     server.http = "http://" + m.group(1);
+    var g = java.util.regex.Pattern.compile("grpc on ([0-9.]+):(\\d+)").matcher(ready);
+    if (g.find()) {
+      server.grpcPort = Integer.parseInt(g.group(2));
+    }
     return server;
   }
 
   private String http;
+  private int grpcPort;
+
+  /** Port of the gRPC front end on 127.0.0.1. */
+  public int grpcPort() {
+    return grpcPort;
+  }
 
   /** Base URL of the HTTP front end, e.g. http://127.0.0.1:41234. */
   public String http() {

@@ -59,6 +59,12 @@ public final class ConfigLoader {
       "BUCKCACHE_INSECURE_NO_AUTH", "--insecure-no-auth", "true|false", "false",
       "allow serving a non-loopback address without authentication");
 
+  public static final Setting GRPC_ADDRESS = new Setting("grpc.address",
+      "BUCKCACHE_GRPC_ADDRESS", "--grpc-address", "HOST:PORT", "127.0.0.1:9092",
+      "where the REAPI gRPC cache listens (port 0: any free port)");
+  public static final Setting GRPC_MAX_BATCH = new Setting("grpc.max_batch_size",
+      "BUCKCACHE_GRPC_MAX_BATCH_SIZE", "--grpc-max-batch-size", "BYTES", "4000000",
+      "max_batch_total_size_bytes advertised to clients");
   public static final Setting DIGEST_DEFAULT = new Setting("digest.default",
       "BUCKCACHE_DIGEST_DEFAULT", "--digest-default", "FUNCTION", "sha256",
       "what a 64-hex hash means: sha256 or blake3");
@@ -67,8 +73,8 @@ public final class ConfigLoader {
       "per-instance override of digest.default, e.g. buck2=blake3");
 
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
-      COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, INSECURE_NO_AUTH,
-      DIGEST_DEFAULT, DIGEST_INSTANCES, SHUTDOWN_GRACE);
+      COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, GRPC_ADDRESS,
+      GRPC_MAX_BATCH, INSECURE_NO_AUTH, DIGEST_DEFAULT, DIGEST_INSTANCES, SHUTDOWN_GRACE);
 
   private final Map<String, String> env;
   private final long maxHeap;
@@ -127,10 +133,18 @@ public final class ConfigLoader {
         "not a loopback address, and authentication is not available yet: anyone who can reach "
             + "it could read and overwrite the cache; bind to 127.0.0.1, or pass "
             + "--insecure-no-auth on a trusted network");
+    var grpc = get(values, GRPC_ADDRESS, ConfigLoader::parseAddress);
+    check(insecure || grpc.getAddress().isLoopbackAddress(), values, GRPC_ADDRESS,
+        "not a loopback address, and authentication is not available yet: anyone who can reach "
+            + "it could read and overwrite the cache; bind to 127.0.0.1, or pass "
+            + "--insecure-no-auth on a trusted network");
+    long maxBatch = get(values, GRPC_MAX_BATCH, Sizes::parse);
+    check(maxBatch >= 64 * 1024 && maxBatch <= 16L << 20, values, GRPC_MAX_BATCH,
+        "must be 64KiB to 16MiB (Buck2 uses at most 4000000)");
     var idle = get(values, HTTP_IDLE_TIMEOUT, ConfigLoader::parseDuration);
     var digests = new DigestConfig(get(values, DIGEST_DEFAULT, ConfigLoader::hashAlike),
         get(values, DIGEST_INSTANCES, ConfigLoader::parseInstanceDigests));
-    return new ServerConfig(storage, http, idle, insecure, digests, grace);
+    return new ServerConfig(storage, http, idle, grpc, maxBatch, insecure, digests, grace);
   }
 
   private static <T> T get(Map<String, Sourced> values, Setting s, Function<String, T> parse) {

@@ -10,6 +10,8 @@ import java.time.Duration;
  *
  * @param httpAddress where the HTTP cache listens (http.address)
  * @param httpIdleTimeout idle HTTP connections are closed after this (http.idle_timeout)
+ * @param grpcAddress where the REAPI gRPC cache listens (grpc.address)
+ * @param grpcMaxBatchBytes max_batch_total_size_bytes advertised (grpc.max_batch_size)
  * @param insecureNoAuth serving a non-loopback address without auth was allowed explicitly
  * @param digests what a 64-hex hash means, per instance (digest.*)
  * @param shutdownGrace how long in-flight work may take after SIGTERM (server.shutdown_grace)
@@ -18,6 +20,8 @@ public record ServerConfig(
     StorageConfig storage,
     InetSocketAddress httpAddress,
     Duration httpIdleTimeout,
+    InetSocketAddress grpcAddress,
+    long grpcMaxBatchBytes,
     boolean insecureNoAuth,
     DigestConfig digests,
     Duration shutdownGrace) {
@@ -25,6 +29,7 @@ public record ServerConfig(
     requireNonNull(storage, "storage");
     requireNonNull(httpAddress, "httpAddress");
     requireNonNull(httpIdleTimeout, "httpIdleTimeout");
+    requireNonNull(grpcAddress, "grpcAddress");
     requireNonNull(digests, "digests");
     requireNonNull(shutdownGrace, "shutdownGrace");
   }

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.buckcache.config.Compression;
 import dev.buckcache.config.ServerConfig;
 import dev.buckcache.config.Sizes;
+import dev.buckcache.grpc.GrpcFrontEnd;
 import dev.buckcache.http.HttpFrontEnd;
 import dev.buckcache.storage.StorageException;
 import dev.buckcache.storage.StorageExecutor;
@@ -28,6 +29,7 @@ public final class BuckcacheServer implements AutoCloseable {
   private final StorageExecutor executor;
   private final java.time.Instant started = java.time.Instant.now();
   private HttpFrontEnd http;
+  private GrpcFrontEnd grpc;
   private final AtomicBoolean stopped = new AtomicBoolean();
   private long openMillis;
 
@@ -61,6 +63,14 @@ public final class BuckcacheServer implements AutoCloseable {
       throw new StorageException.Failure("cannot listen on " + config.httpAddress()
           + " (http.address): " + e.getMessage(), e);
     }
+    try {
+      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, config.digests(),
+          config.grpcMaxBatchBytes());
+    } catch (java.io.IOException | RuntimeException e) {
+      server.close();
+      throw new StorageException.Failure("cannot listen on " + config.grpcAddress()
+          + " (grpc.address): " + e.getMessage(), e);
+    }
     return server;
   }
 
@@ -68,17 +78,24 @@ public final class BuckcacheServer implements AutoCloseable {
   public void announceReady() {
     var s = config.storage();
     var stats = store.stats().disk();
-    if (!config.httpAddress().getAddress().isLoopbackAddress()) {
-      log.warn("serving {} without authentication (--insecure-no-auth)", config.httpAddress());
+    if (config.insecureNoAuth()) {
+      log.warn("serving {} and {} without authentication (--insecure-no-auth)",
+          config.httpAddress(), config.grpcAddress());
     }
-    log.info("buckcache ready: http on {}; store {} holds {} entries, {} of {} used "
-            + "(opened in {} ms)", hostPort(http.address()), s.dir().toAbsolutePath().normalize(),
+    log.info("buckcache ready: http on {}, grpc on {}; store {} holds {} entries, {} of {} used "
+            + "(opened in {} ms)", hostPort(http.address()), hostPort(grpc.address()),
+        s.dir().toAbsolutePath().normalize(),
         stats.entries(), Sizes.format(stats.usedBytes()), Sizes.format(s.maxSize()), openMillis);
   }
 
   private static String hostPort(java.net.InetSocketAddress a) {
     var host = a.getAddress().getHostAddress();
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+  }
+
+  /** The gRPC front end's bound address (its port when configured as 0). */
+  public java.net.InetSocketAddress grpcAddress() {
+    return grpc.address();
   }
 
   /** The HTTP front end's bound address (its port when configured as 0). */
@@ -107,6 +124,9 @@ public final class BuckcacheServer implements AutoCloseable {
     }
     long grace = config.shutdownGrace().toMillis();
     log.info("stopping: finishing in-flight work (grace {} ms)", grace);
+    if (grpc != null) {
+      grpc.stop(config.shutdownGrace());
+    }
     if (http != null) {
       http.stop(config.shutdownGrace());
     }

@@ -1,0 +1,105 @@
+package dev.buckcache.grpc;
+
+import build.bazel.remote.execution.v2.ActionCacheGrpc;
+import build.bazel.remote.execution.v2.ActionResult;
+import build.bazel.remote.execution.v2.GetActionResultRequest;
+import build.bazel.remote.execution.v2.UpdateActionResultRequest;
+import com.google.protobuf.ByteString;
+import dev.buckcache.digest.DigestFunction;
+import dev.buckcache.storage.AcKey;
+import dev.buckcache.storage.ActionResults;
+import dev.buckcache.storage.TieredStore;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.HashSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The action cache. A result is returned only while all its outputs are in the CAS. Buck2 turns
+ * every GetActionResult error into a silent miss, so every miss that is not a plain absence is
+ * logged here with its reason.
+ */
+final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
+  private static final Logger log = LoggerFactory.getLogger(ActionCacheService.class);
+  private static final long MAX_INLINE = 1 << 20;
+
+  private final TieredStore store;
+  private final ActionResults results;
+  private final Digests digests;
+
+  ActionCacheService(TieredStore store, Digests digests) {
+    this.store = store;
+    this.results = new ActionResults(store, store);
+    this.digests = digests;
+  }
+
+  @Override
+  public void getActionResult(GetActionResultRequest request,
+      StreamObserver<ActionResult> response) {
+    try {
+      var fn = digests.function(request.getInstanceName(), request.getDigestFunction(),
+          request.getActionDigest().getHash());
+      var action = Digests.of(fn, request.getActionDigest());
+      var lookup = results.get(new AcKey(request.getInstanceName(), fn, action.hash()));
+      if (lookup.result().isEmpty()) {
+        var reason = lookup.hit() ? "stored value is not an ActionResult" : lookup.missReason();
+        if (lookup.hit() || !reason.equals("no action-cache entry")) {
+          log.info("GetActionResult {} in '{}' is a miss: {}", action, request.getInstanceName(), reason);
+        }
+        response.onError(Status.NOT_FOUND.withDescription(reason).asRuntimeException());
+        return;
+      }
+      response.onNext(inline(fn, request, lookup.result().get()));
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      log.warn("GetActionResult failed: {}", e.toString());
+      response.onError(GrpcErrors.exception(e));
+    }
+  }
+
+  /** Fills stdout/stderr/file contents the client asked for, when small. */
+  private ActionResult inline(DigestFunction fn, GetActionResultRequest request, ActionResult r) {
+    var wanted = new HashSet<>(request.getInlineOutputFilesList());
+    if (!request.getInlineStdout() && !request.getInlineStderr() && wanted.isEmpty()) {
+      return r;
+    }
+    var b = r.toBuilder();
+    if (request.getInlineStdout() && r.hasStdoutDigest()) {
+      contents(fn, r.getStdoutDigest()).ifPresent(b::setStdoutRaw);
+    }
+    if (request.getInlineStderr() && r.hasStderrDigest()) {
+      contents(fn, r.getStderrDigest()).ifPresent(b::setStderrRaw);
+    }
+    for (var file : b.getOutputFilesBuilderList()) {
+      if (wanted.contains(file.getPath())) {
+        contents(fn, file.getDigest()).ifPresent(file::setContents);
+      }
+    }
+    return b.build();
+  }
+
+  private java.util.Optional<ByteString> contents(DigestFunction fn,
+      build.bazel.remote.execution.v2.Digest d) {
+    if (d.getSizeBytes() > MAX_INLINE) {
+      return java.util.Optional.empty();
+    }
+    return store.getBytes(Digests.of(fn, d)).map(ByteString::copyFrom);
+  }
+
+  @Override
+  public void updateActionResult(UpdateActionResultRequest request,
+      StreamObserver<ActionResult> response) {
+    try {
+      var fn = digests.function(request.getInstanceName(), request.getDigestFunction(),
+          request.getActionDigest().getHash());
+      var action = Digests.of(fn, request.getActionDigest());
+      var result = request.getActionResult();
+      results.put(new AcKey(request.getInstanceName(), fn, action.hash()), result);
+      response.onNext(result);
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      response.onError(GrpcErrors.exception(e));
+    }
+  }
+}

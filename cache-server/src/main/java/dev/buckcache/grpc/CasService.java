@@ -1,0 +1,210 @@
+package dev.buckcache.grpc;
+
+import build.bazel.remote.execution.v2.BatchReadBlobsRequest;
+import build.bazel.remote.execution.v2.BatchReadBlobsResponse;
+import build.bazel.remote.execution.v2.BatchUpdateBlobsRequest;
+import build.bazel.remote.execution.v2.BatchUpdateBlobsResponse;
+import build.bazel.remote.execution.v2.Compressor;
+import build.bazel.remote.execution.v2.ContentAddressableStorageGrpc;
+import build.bazel.remote.execution.v2.Directory;
+import build.bazel.remote.execution.v2.FindMissingBlobsRequest;
+import build.bazel.remote.execution.v2.FindMissingBlobsResponse;
+import build.bazel.remote.execution.v2.GetTreeRequest;
+import build.bazel.remote.execution.v2.GetTreeResponse;
+import com.github.luben.zstd.Zstd;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.buckcache.digest.Digest;
+import dev.buckcache.digest.DigestFunction;
+import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.ZstdUpload;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+
+/** The CAS: presence checks, small-blob batches and directory trees over the shared store. */
+final class CasService extends ContentAddressableStorageGrpc.ContentAddressableStorageImplBase {
+  private static final int DEFAULT_TREE_PAGE = 1000;
+
+  private final TieredStore store;
+  private final Digests digests;
+  private final long maxBatchBytes;
+
+  CasService(TieredStore store, Digests digests, long maxBatchBytes) {
+    this.store = store;
+    this.digests = digests;
+    this.maxBatchBytes = maxBatchBytes;
+  }
+
+  private DigestFunction fn(String instance, build.bazel.remote.execution.v2.DigestFunction.Value v,
+      List<build.bazel.remote.execution.v2.Digest> sample) {
+    return digests.function(instance, v, sample.isEmpty() ? "" : sample.get(0).getHash());
+  }
+
+  @Override
+  public void findMissingBlobs(FindMissingBlobsRequest request,
+      StreamObserver<FindMissingBlobsResponse> response) {
+    try {
+      var fn = fn(request.getInstanceName(), request.getDigestFunction(), request.getBlobDigestsList());
+      var wanted = new ArrayList<Digest>(request.getBlobDigestsCount());
+      for (var d : request.getBlobDigestsList()) {
+        wanted.add(Digests.of(fn, d));
+      }
+      var out = FindMissingBlobsResponse.newBuilder();
+      store.findMissing(wanted).forEach(d -> out.addMissingBlobDigests(Digests.toProto(d)));
+      response.onNext(out.build());
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      response.onError(GrpcErrors.exception(e));
+    }
+  }
+
+  @Override
+  public void batchUpdateBlobs(BatchUpdateBlobsRequest request,
+      StreamObserver<BatchUpdateBlobsResponse> response) {
+    try {
+      var sample = request.getRequestsList().stream().map(r -> r.getDigest()).toList();
+      var fn = fn(request.getInstanceName(), request.getDigestFunction(), sample);
+      var out = BatchUpdateBlobsResponse.newBuilder();
+      for (var r : request.getRequestsList()) {
+        out.addResponsesBuilder().setDigest(r.getDigest()).setStatus(toRpc(update(fn, r)));
+      }
+      response.onNext(out.build());
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      response.onError(GrpcErrors.exception(e));
+    }
+  }
+
+  private Status update(DigestFunction fn, BatchUpdateBlobsRequest.Request r) {
+    try {
+      var digest = Digests.of(fn, r.getDigest());
+      var writer = store.newWriter(digest);
+      try (var w = switch (r.getCompressor()) {
+        case IDENTITY -> writer;
+        case ZSTD -> new ZstdUpload(writer);
+        default -> {
+          writer.close();
+          throw GrpcErrors.invalid("compressor " + r.getCompressor() + " is not supported");
+        }
+      }) {
+        w.write(r.getData().asReadOnlyByteBuffer());
+        w.commit();
+      }
+      return Status.OK;
+    } catch (RuntimeException e) {
+      return GrpcErrors.status(e);
+    }
+  }
+
+  @Override
+  public void batchReadBlobs(BatchReadBlobsRequest request,
+      StreamObserver<BatchReadBlobsResponse> response) {
+    try {
+      var fn = fn(request.getInstanceName(), request.getDigestFunction(), request.getDigestsList());
+      long total = 0;
+      for (var d : request.getDigestsList()) {
+        total += d.getSizeBytes();
+      }
+      if (total > maxBatchBytes) {
+        throw GrpcErrors.invalid("batch asks for " + total + " bytes, over the "
+            + maxBatchBytes + "-byte batch limit: read large blobs with ByteStream");
+      }
+      boolean zstd = request.getAcceptableCompressorsList().contains(Compressor.Value.ZSTD);
+      var out = BatchReadBlobsResponse.newBuilder();
+      for (var d : request.getDigestsList()) {
+        var entry = out.addResponsesBuilder().setDigest(d);
+        try {
+          var bytes = store.getBytes(Digests.of(fn, d));
+          if (bytes.isEmpty()) {
+            entry.setStatus(toRpc(Status.NOT_FOUND.withDescription("blob " + d.getHash() + " not found")));
+          } else if (zstd && bytes.get().length > 1024) {
+            entry.setData(ByteString.copyFrom(Zstd.compress(bytes.get(), 1)))
+                .setCompressor(Compressor.Value.ZSTD).setStatus(toRpc(Status.OK));
+          } else {
+            entry.setData(ByteString.copyFrom(bytes.get())).setStatus(toRpc(Status.OK));
+          }
+        } catch (RuntimeException e) {
+          entry.setStatus(toRpc(GrpcErrors.status(e)));
+        }
+      }
+      response.onNext(out.build());
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      response.onError(GrpcErrors.exception(e));
+    }
+  }
+
+  /**
+   * Streams the tree below a root Directory, breadth first, in pages. The page token is the
+   * number of directories already returned; directories missing from the CAS are left out.
+   */
+  @Override
+  public void getTree(GetTreeRequest request, StreamObserver<GetTreeResponse> response) {
+    try {
+      var fn = fn(request.getInstanceName(), request.getDigestFunction(),
+          List.of(request.getRootDigest()));
+      int pageSize = request.getPageSize() <= 0 ? DEFAULT_TREE_PAGE
+          : Math.min(request.getPageSize(), 10 * DEFAULT_TREE_PAGE);
+      int start;
+      try {
+        start = request.getPageToken().isEmpty() ? 0 : Integer.parseInt(request.getPageToken());
+      } catch (NumberFormatException e) {
+        throw GrpcErrors.invalid("page_token '" + request.getPageToken() + "' was not issued by this server");
+      }
+      var all = walk(fn, Digests.of(fn, request.getRootDigest()));
+      if (start > all.size()) {
+        throw GrpcErrors.invalid("page_token " + start + " is past the end of the tree");
+      }
+      int i = start;
+      do {
+        int end = Math.min(all.size(), i + pageSize);
+        var page = GetTreeResponse.newBuilder().addAllDirectories(all.subList(i, end));
+        if (end < all.size()) {
+          page.setNextPageToken(Integer.toString(end));
+        }
+        response.onNext(page.build());
+        i = end;
+      } while (i < all.size());
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      response.onError(GrpcErrors.exception(e));
+    }
+  }
+
+  private List<Directory> walk(DigestFunction fn, Digest root) {
+    var out = new ArrayList<Directory>();
+    var queue = new ArrayList<>(List.of(root));
+    var seen = new HashSet<Digest>();
+    for (int i = 0; i < queue.size(); i++) {
+      var d = queue.get(i);
+      if (!seen.add(d)) {
+        continue;
+      }
+      var bytes = store.getBytes(d);
+      if (bytes.isEmpty()) {
+        continue;
+      }
+      try {
+        var dir = Directory.parseFrom(bytes.get());
+        out.add(dir);
+        for (var sub : dir.getDirectoriesList()) {
+          queue.add(Digests.of(fn, sub.getDigest()));
+        }
+      } catch (InvalidProtocolBufferException e) {
+        throw GrpcErrors.invalid("blob " + d + " is not a Directory");
+      }
+    }
+    return out;
+  }
+
+  static com.google.rpc.Status toRpc(Status status) {
+    var b = com.google.rpc.Status.newBuilder().setCode(status.getCode().value());
+    if (status.getDescription() != null) {
+      b.setMessage(status.getDescription());
+    }
+    return b.build();
+  }
+}

@@ -1,0 +1,108 @@
+package dev.buckcache.grpc;
+
+import dev.buckcache.config.DigestConfig;
+import dev.buckcache.storage.TieredStore;
+import io.grpc.Server;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The REAPI v2 cache front end (Capabilities, ContentAddressableStorage, ActionCache,
+ * ByteStream, health, reflection) on grpc-java's Netty transport, set up for Buck2: a 32 MiB
+ * inbound limit (Buck2 packs 4,000,000 bytes of payload plus overhead), and keepalive pings every
+ * 10 s or more allowed even without calls (Buck2 pings every 30 s, idle or not).
+ */
+public final class GrpcFrontEnd implements AutoCloseable {
+  public static final int MAX_INBOUND_MESSAGE = 32 << 20;
+
+  private final Server server;
+  private final ExecutorService executor;
+  private final ByteStreamService byteStream;
+  private final HealthStatusManager health;
+
+  private GrpcFrontEnd(Server server, ExecutorService executor, ByteStreamService byteStream,
+      HealthStatusManager health) {
+    this.server = server;
+    this.executor = executor;
+    this.byteStream = byteStream;
+    this.health = health;
+  }
+
+  /** Builds the services over a store; the same services serve in-process tests. */
+  public static io.grpc.BindableService[] services(TieredStore store, DigestConfig digestConfig,
+      long maxBatchBytes) {
+    var digests = new Digests(digestConfig);
+    return new io.grpc.BindableService[] {
+        new CapabilitiesService(maxBatchBytes),
+        new CasService(store, digests, maxBatchBytes),
+        new ActionCacheService(store, digests),
+        new ByteStreamService(store, digests)};
+  }
+
+  public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
+      DigestConfig digests, long maxBatchBytes) throws IOException {
+    var counter = new AtomicInteger();
+    int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
+    var executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), r -> {
+          var t = new Thread(r, "buckcache-grpc-" + counter.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
+    executor.allowCoreThreadTimeOut(true);
+    var health = new HealthStatusManager();
+    var builder = NettyServerBuilder.forAddress(address)
+        .executor(executor)
+        .maxInboundMessageSize(MAX_INBOUND_MESSAGE)
+        .maxInboundMetadataSize(64 * 1024)
+        .permitKeepAliveTime(10, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .maxConcurrentCallsPerConnection(1000)
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance());
+    ByteStreamService byteStream = null;
+    for (var service : services(store, digests, maxBatchBytes)) {
+      builder.addService(service);
+      if (service instanceof ByteStreamService bs) {
+        byteStream = bs;
+      }
+    }
+    var server = builder.build().start();
+    return new GrpcFrontEnd(server, executor, byteStream, health);
+  }
+
+  public InetSocketAddress address() {
+    return (InetSocketAddress) server.getListenSockets().get(0);
+  }
+
+  /** Stops taking calls, lets running ones finish within {@code grace}, then cancels the rest. */
+  public void stop(Duration grace) {
+    health.enterTerminalState();
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+    byteStream.close();
+    executor.shutdownNow();
+  }
+
+  @Override
+  public void close() {
+    stop(Duration.ofSeconds(5));
+  }
+}
