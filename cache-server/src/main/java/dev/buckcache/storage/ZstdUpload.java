@@ -32,7 +32,7 @@ public final class ZstdUpload implements BlobWriter {
       return;
     }
     compressedBytes += src.remaining();
-    var in = src.isDirect() ? copyToHeap(src) : src;
+    var in = src.hasArray() ? src : copyToHeap(src); // read-only and direct buffers
     try {
       while (true) {
         // true: the frame so far is fully decoded and flushed.
