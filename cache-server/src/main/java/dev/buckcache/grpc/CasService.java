@@ -12,7 +12,7 @@ import build.bazel.remote.execution.v2.FindMissingBlobsResponse;
 import build.bazel.remote.execution.v2.GetTreeRequest;
 import build.bazel.remote.execution.v2.GetTreeResponse;
 import com.github.luben.zstd.Zstd;
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
@@ -121,10 +121,10 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
           if (bytes.isEmpty()) {
             entry.setStatus(toRpc(Status.NOT_FOUND.withDescription("blob " + d.getHash() + " not found")));
           } else if (zstd && bytes.get().length > 1024) {
-            entry.setData(ByteString.copyFrom(Zstd.compress(bytes.get(), 1)))
+            entry.setData(UnsafeByteOperations.unsafeWrap(Zstd.compress(bytes.get(), 1)))
                 .setCompressor(Compressor.Value.ZSTD).setStatus(toRpc(Status.OK));
           } else {
-            entry.setData(ByteString.copyFrom(bytes.get())).setStatus(toRpc(Status.OK));
+            entry.setData(UnsafeByteOperations.unsafeWrap(bytes.get())).setStatus(toRpc(Status.OK));
           }
         } catch (RuntimeException e) {
           entry.setStatus(toRpc(GrpcErrors.status(e)));

@@ -63,6 +63,8 @@ public final class GrpcFrontEnd implements AutoCloseable {
     var builder = NettyServerBuilder.forAddress(address)
         .executor(executor)
         .maxInboundMessageSize(MAX_INBOUND_MESSAGE)
+        // Receive window per stream: a 4 MB upload chunk should not stall on window updates.
+        .flowControlWindow(8 << 20)
         .maxInboundMetadataSize(64 * 1024)
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)

@@ -1,0 +1,60 @@
+package dev.buckcache.buck2;
+
+import build.bazel.remote.execution.v2.RequestMetadata;
+import build.bazel.remote.execution.v2.ToolDetails;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.protobuf.ProtoUtils;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A channel set up the way Buck2's OSS REAPI client sets up its own (PROTOCOLS.md): keepalive
+ * pings every 30 s, also when idle; a decode limit of twice the batch size; request metadata with
+ * tool name "buck2" and an invocation id on every call.
+ */
+final class Buck2Client {
+  static final long BUCK2_BATCH_LIMIT = 4_000_000;
+  static final Metadata.Key<RequestMetadata> REQUEST_METADATA = Metadata.Key.of(
+      "build.bazel.remote.execution.v2.requestmetadata-bin",
+      ProtoUtils.metadataMarshaller(RequestMetadata.getDefaultInstance()));
+
+  private Buck2Client() {}
+
+  static ManagedChannel channel(String host, int port) {
+    var invocation = UUID.randomUUID().toString();
+    return NettyChannelBuilder.forAddress(host, port)
+        .usePlaintext()
+        .keepAliveTime(30, TimeUnit.SECONDS)
+        .keepAliveWithoutCalls(true)
+        .maxInboundMessageSize((int) (2 * BUCK2_BATCH_LIMIT))
+        .intercept(metadata(invocation))
+        .build();
+  }
+
+  private static ClientInterceptor metadata(String invocation) {
+    var value = RequestMetadata.newBuilder()
+        .setToolDetails(ToolDetails.newBuilder().setToolName("buck2").setToolVersion("test"))
+        .setToolInvocationId(invocation).build();
+    return new ClientInterceptor() {
+      @Override
+      public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method,
+          CallOptions options, Channel next) {
+        return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+          @Override
+          public void start(Listener<R> listener, Metadata headers) {
+            headers.put(REQUEST_METADATA, value);
+            super.start(listener, headers);
+          }
+        };
+      }
+    };
+  }
+}
