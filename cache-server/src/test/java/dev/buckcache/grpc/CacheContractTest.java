@@ -414,4 +414,17 @@ abstract class CacheContractTest {
         .addBlobDigests(b3).build()).getMissingBlobDigestsCount()).isEqualTo(1);
   }
 
+
+  @Test
+  void blobLargerThanTheStore_resourceExhausted() {
+    var huge = Digest.newBuilder().setHash("b".repeat(64)).setSizeBytes(10L << 30).build();
+    var status = cas().batchUpdateBlobs(BatchUpdateBlobsRequest.newBuilder()
+        .addRequests(BatchUpdateBlobsRequest.Request.newBuilder().setDigest(huge)).build())
+        .getResponses(0).getStatus();
+    assertThat(status.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED.value());
+    assertThat(status.getMessage()).contains("larger than the whole store");
+    assertThatThrownBy(() -> byteStreamWrite("uploads/" + UUID.randomUUID() + "/blobs/"
+        + huge.getHash() + "/" + huge.getSizeBytes(), bytes(10), 10))
+        .satisfies(e -> assertThat(code(e.getCause())).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
+  }
 }
