@@ -39,10 +39,10 @@ public record DiskSettings(
    * Disk kept free of blob data for what is not blob data: WAL files (RocksDB keeps a WAL until
    * every column family has flushed past it, so up to about three WAL limits were measured), data
    * files holding evicted chunks until the next round drops them, MANIFEST, OPTIONS and LOG.
-   * About 17% of a 64MB store, 6% of a 10GB one.
+   * About 20% of a 64MB store, under 6% of a 10GB one.
    */
   long fixedReserve() {
-    return 3 * walLimit() + 3 * dataWriteBuffer() + (2L << 20);
+    return 3 * walLimit() + 3 * dataWriteBuffer() + (4L << 20);
   }
 
   private static long clamp(long v, long lo, long hi) {

@@ -43,11 +43,12 @@ import org.slf4j.LoggerFactory;
  * `tail`, then drops whole data files below the last evicted seq: cost proportional to what is
  * evicted. Uploads in progress keep their seqs out of the dropped ranges.
  *
- * Recency. A pure ring is FIFO. To make it LRU-like, a read or presence check of an entry in the
- * older half of the ring copies it forward (a new seq at the head, same stored bytes; Buildbarn's
- * "refresh" idea). Eviction frees at most the oldest (1 - cleanup threshold) of the ring per
- * round, so an entry read since it entered the older half is never the next to go; a hot set
- * survives any flood of new writes. Copies run on one background thread, at most one per key.
+ * Recency. A pure ring is FIFO. To make it LRU-like, a read or presence check of an entry that
+ * fewer than half a budget of new writes would evict copies it forward (a new seq at the head,
+ * same stored bytes; Buildbarn's "refresh" idea). Eviction frees (1 - cleanup threshold) of the
+ * budget per round, less than half, so an entry read since it came within reach is never the next
+ * to go; a hot set survives any flood of new writes, and a store far from full copies nothing.
+ * Copies run on one background thread, at most one per key.
  *
  * Crashes. An upload records its seq in `pending` before writing chunks and removes it in its
  * commit batch. On open, leftover pending seqs become dead log records sized by RocksDB's
@@ -398,11 +399,16 @@ public final class DiskTier implements AutoCloseable {
 
   // ---------------------------------------------------------------------------------- recency
 
-  /** Whether an entry at this ring offset is in the older part of the ring. */
+  /**
+   * Whether an entry at this ring offset should be copied forward: when fewer than half a budget
+   * of new writes would reach it (its distance from the tail, plus the free budget that must fill
+   * before eviction starts). In a store far from full nothing is copied.
+   */
   public boolean isOld(long ringOffset) {
     long t = tail.get();
-    long ring = head.get() - t;
-    return ringOffset - t < ring * REFRESH_FRACTION;
+    long budget = evictor.budget();
+    long free = Math.max(0, budget - (head.get() - t));
+    return (ringOffset - t) + free < budget * REFRESH_FRACTION;
   }
 
   void touch(StoreKey key, EntryMeta meta) {
