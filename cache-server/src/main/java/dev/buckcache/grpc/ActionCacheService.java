@@ -17,8 +17,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The action cache. A result is returned only while all its outputs are in the CAS. Buck2 turns
- * every GetActionResult error into a silent miss, so every miss that is not a plain absence is
- * logged here with its reason.
+ * every GetActionResult error into a silent miss, so every miss is logged with its reason: at INFO
+ * when an entry exists but cannot be served, at DEBUG (BUCKCACHE_LOG_LEVEL=DEBUG) for a plain
+ * absence, which a cold build produces by the thousand.
  */
 final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
   private static final Logger log = LoggerFactory.getLogger(ActionCacheService.class);
@@ -46,6 +47,8 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
         var reason = lookup.hit() ? "stored value is not an ActionResult" : lookup.missReason();
         if (lookup.hit() || !reason.equals("no action-cache entry")) {
           log.info("GetActionResult {} in '{}' is a miss: {}", action, request.getInstanceName(), reason);
+        } else {
+          log.debug("GetActionResult {} in '{}' is a miss: {}", action, request.getInstanceName(), reason);
         }
         response.onError(Status.NOT_FOUND.withDescription(reason).asRuntimeException());
         return;
