@@ -41,6 +41,8 @@ final class ServeCommand implements Callable<Integer> {
               + (s.isSwitch() ? "" : " (default " + s.defaultValue() + ")"));
       if (s.isSwitch()) {
         option.arity("0").fallbackValue("true");
+      } else if (s == ConfigLoader.JWT_KEYS) {
+        option.type(String[].class).paramLabel(s.paramLabel()); // repeatable
       } else {
         option.paramLabel(s.paramLabel());
       }
@@ -67,9 +69,11 @@ final class ServeCommand implements Callable<Integer> {
   private Map<String, String> flags() {
     var flags = new HashMap<String, String>();
     for (var s : ConfigLoader.ALL) {
-      String value = spec.findOption(s.flag()).getValue();
-      if (value != null) {
-        flags.put(s.key(), value);
+      Object value = spec.findOption(s.flag()).getValue();
+      if (value instanceof String[] many) {
+        flags.put(s.key(), String.join(",", many));
+      } else if (value != null) {
+        flags.put(s.key(), (String) value);
       }
     }
     return flags;

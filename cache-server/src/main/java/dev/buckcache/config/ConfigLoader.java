@@ -65,6 +65,31 @@ public final class ConfigLoader {
   public static final Setting GRPC_MAX_BATCH = new Setting("grpc.max_batch_size",
       "BUCKCACHE_GRPC_MAX_BATCH_SIZE", "--grpc-max-batch-size", "BYTES", "4000000",
       "max_batch_total_size_bytes advertised to clients");
+  public static final Setting AUTH_MODE = new Setting("auth.mode", "BUCKCACHE_AUTH",
+      "--auth", "none|jwt|static", "none",
+      "how callers authenticate (AUTH_TOKEN set: static)");
+  public static final Setting JWT_KEYS = new Setting("auth.jwt_public_keys",
+      "BUCKCACHE_JWT_PUBLIC_KEYS", "--jwt-public-key", "PEM", "",
+      "JWT verification key (ES256/RS256); repeat to rotate");
+  public static final Setting JWT_HMAC = new Setting("auth.jwt_hmac_secret_file",
+      "BUCKCACHE_JWT_HMAC_SECRET_FILE", "--jwt-hmac-secret-file", "FILE", "",
+      "HS256 secret (32+ bytes) for JWTs");
+  public static final Setting JWT_AUDIENCE = new Setting("auth.audience", "BUCKCACHE_AUDIENCE",
+      "--audience", "AUD", "", "required JWT aud claim");
+  public static final Setting JWT_ISSUER = new Setting("auth.issuer", "BUCKCACHE_ISSUER",
+      "--issuer", "ISS", "", "required JWT iss claim");
+  public static final Setting REVOCATION_FILE = new Setting("auth.revocation_file",
+      "BUCKCACHE_REVOCATION_FILE", "--revocation-file", "FILE", "",
+      "revoked token ids/subjects (buckcache token revoke), reloaded on change");
+  public static final Setting STATIC_TOKEN_FILE = new Setting("auth.static_token_file",
+      "BUCKCACHE_STATIC_TOKEN_FILE", "--static-token-file", "FILE", "",
+      "lines: TOKEN SUBJECT read|write|admin [INSTANCE,...]");
+  public static final Setting ANONYMOUS_READS = new Setting("auth.allow_anonymous_reads",
+      "BUCKCACHE_ALLOW_ANONYMOUS_READS", "--allow-anonymous-reads", "true|false", "false",
+      "callers without a token may read");
+  public static final Setting STRICT_READ = new Setting("auth.strict_read_scope",
+      "BUCKCACHE_STRICT_READ_SCOPE", "--strict-read-scope", "true|false", "false",
+      "read tokens may not upload CAS blobs either");
   public static final Setting DIGEST_DEFAULT = new Setting("digest.default",
       "BUCKCACHE_DIGEST_DEFAULT", "--digest-default", "FUNCTION", "sha256",
       "what a 64-hex hash means: sha256 or blake3");
@@ -74,7 +99,9 @@ public final class ConfigLoader {
 
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, GRPC_ADDRESS,
-      GRPC_MAX_BATCH, INSECURE_NO_AUTH, DIGEST_DEFAULT, DIGEST_INSTANCES, SHUTDOWN_GRACE);
+      GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
+      STATIC_TOKEN_FILE, ANONYMOUS_READS, STRICT_READ, INSECURE_NO_AUTH, DIGEST_DEFAULT,
+      DIGEST_INSTANCES, SHUTDOWN_GRACE);
 
   private final Map<String, String> env;
   private final long maxHeap;
@@ -127,24 +154,21 @@ public final class ConfigLoader {
     var grace = get(values, SHUTDOWN_GRACE, ConfigLoader::parseDuration);
     var storage = new StorageConfig(Path.of(values.get(DIR.key()).value()), maxSize, cleanup,
         memory, compression, level, maxBlob);
-    boolean insecure = get(values, INSECURE_NO_AUTH, ConfigLoader::parseBoolean);
+    var auth = authConfig(values);
+    boolean open = auth.mode() == AuthConfig.Mode.NONE
+        && !get(values, INSECURE_NO_AUTH, ConfigLoader::parseBoolean);
     var http = get(values, HTTP_ADDRESS, ConfigLoader::parseAddress);
-    check(insecure || http.getAddress().isLoopbackAddress(), values, HTTP_ADDRESS,
-        "not a loopback address, and authentication is not available yet: anyone who can reach "
-            + "it could read and overwrite the cache; bind to 127.0.0.1, or pass "
-            + "--insecure-no-auth on a trusted network");
+    check(!open || http.getAddress().isLoopbackAddress(), values, HTTP_ADDRESS, NO_AUTH_OFF_LOOPBACK);
     var grpc = get(values, GRPC_ADDRESS, ConfigLoader::parseAddress);
-    check(insecure || grpc.getAddress().isLoopbackAddress(), values, GRPC_ADDRESS,
-        "not a loopback address, and authentication is not available yet: anyone who can reach "
-            + "it could read and overwrite the cache; bind to 127.0.0.1, or pass "
-            + "--insecure-no-auth on a trusted network");
+    check(!open || grpc.getAddress().isLoopbackAddress(), values, GRPC_ADDRESS, NO_AUTH_OFF_LOOPBACK);
     long maxBatch = get(values, GRPC_MAX_BATCH, Sizes::parse);
     check(maxBatch >= 64 * 1024 && maxBatch <= 16L << 20, values, GRPC_MAX_BATCH,
         "must be 64KiB to 16MiB (Buck2 uses at most 4000000)");
     var idle = get(values, HTTP_IDLE_TIMEOUT, ConfigLoader::parseDuration);
     var digests = new DigestConfig(get(values, DIGEST_DEFAULT, ConfigLoader::hashAlike),
         get(values, DIGEST_INSTANCES, ConfigLoader::parseInstanceDigests));
-    return new ServerConfig(storage, http, idle, grpc, maxBatch, insecure, digests, grace);
+    boolean insecure = get(values, INSECURE_NO_AUTH, ConfigLoader::parseBoolean);
+    return new ServerConfig(storage, http, idle, grpc, maxBatch, auth, insecure, digests, grace);
   }
 
   private static <T> T get(Map<String, Sourced> values, Setting s, Function<String, T> parse) {
@@ -170,10 +194,51 @@ public final class ConfigLoader {
       return "not a number";
     }
     if (e.getMessage() != null && e.getMessage().startsWith("No enum constant")) {
-      return "not one of " + String.join(", ",
-          java.util.Arrays.stream(Compression.values()).map(c -> c.name().toLowerCase(Locale.ROOT)).toList());
+      var type = e.getMessage().contains("AuthConfig") ? AuthConfig.Mode.values() : Compression.values();
+      return "not one of " + String.join(", ", java.util.Arrays.stream(type)
+          .map(c -> c.name().toLowerCase(Locale.ROOT)).toList());
     }
     return e.getMessage();
+  }
+
+  private static final String NO_AUTH_OFF_LOOPBACK = "not a loopback address, and auth is off: "
+      + "anyone who can reach it could read and overwrite the cache; bind to 127.0.0.1, turn on "
+      + "--auth jwt or --auth static (or set AUTH_TOKEN), or pass --insecure-no-auth";
+
+  private AuthConfig authConfig(Map<String, Sourced> values) {
+    var authToken = env.get("AUTH_TOKEN");
+    var modeSource = values.get(AUTH_MODE.key()).source();
+    var mode = get(values, AUTH_MODE, v -> AuthConfig.Mode.valueOf(v.trim().toUpperCase(Locale.ROOT)));
+    if (mode == AuthConfig.Mode.NONE && modeSource.equals("default") && authToken != null
+        && !authToken.isBlank()) {
+      mode = AuthConfig.Mode.STATIC;
+    }
+    var keys = new java.util.ArrayList<Path>();
+    for (var k : values.get(JWT_KEYS.key()).value().split(",")) {
+      if (!k.isBlank()) {
+        keys.add(Path.of(k.trim()));
+      }
+    }
+    var config = new AuthConfig(mode, keys, path(values, JWT_HMAC), text(values, JWT_AUDIENCE),
+        text(values, JWT_ISSUER), path(values, REVOCATION_FILE), path(values, STATIC_TOKEN_FILE),
+        authToken == null || authToken.isBlank() ? null : authToken,
+        get(values, ANONYMOUS_READS, ConfigLoader::parseBoolean),
+        get(values, STRICT_READ, ConfigLoader::parseBoolean));
+    check(mode != AuthConfig.Mode.JWT || !keys.isEmpty() || config.jwtHmacSecretFile() != null,
+        values, AUTH_MODE, "jwt needs --jwt-public-key (or --jwt-hmac-secret-file)");
+    check(mode != AuthConfig.Mode.STATIC || config.staticTokenFile() != null || config.authToken() != null,
+        values, AUTH_MODE, "static needs --static-token-file or the AUTH_TOKEN env var");
+    return config;
+  }
+
+  private static Path path(Map<String, Sourced> values, Setting s) {
+    var v = values.get(s.key()).value();
+    return v == null || v.isBlank() ? null : Path.of(v.trim());
+  }
+
+  private static String text(Map<String, Sourced> values, Setting s) {
+    var v = values.get(s.key()).value();
+    return v == null || v.isBlank() ? null : v.trim();
   }
 
   /** sha256 or blake3: the functions whose hashes are 64 hex digits. */
@@ -231,6 +296,11 @@ public final class ConfigLoader {
       throw new IllegalArgumentException("host '" + host + "' does not resolve");
     }
     return address;
+  }
+
+  /** Durations as the CLI takes them: 30s, 5m, 2h, 90d. */
+  public static Duration parseDurationPublic(String text) {
+    return parseDuration(text);
   }
 
   static Duration parseDuration(String text) {

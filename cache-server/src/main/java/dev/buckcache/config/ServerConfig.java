@@ -12,6 +12,7 @@ import java.time.Duration;
  * @param httpIdleTimeout idle HTTP connections are closed after this (http.idle_timeout)
  * @param grpcAddress where the REAPI gRPC cache listens (grpc.address)
  * @param grpcMaxBatchBytes max_batch_total_size_bytes advertised (grpc.max_batch_size)
+ * @param auth how callers authenticate (auth.*)
  * @param insecureNoAuth serving a non-loopback address without auth was allowed explicitly
  * @param digests what a 64-hex hash means, per instance (digest.*)
  * @param shutdownGrace how long in-flight work may take after SIGTERM (server.shutdown_grace)
@@ -22,6 +23,7 @@ public record ServerConfig(
     Duration httpIdleTimeout,
     InetSocketAddress grpcAddress,
     long grpcMaxBatchBytes,
+    AuthConfig auth,
     boolean insecureNoAuth,
     DigestConfig digests,
     Duration shutdownGrace) {
@@ -30,6 +32,7 @@ public record ServerConfig(
     requireNonNull(httpAddress, "httpAddress");
     requireNonNull(httpIdleTimeout, "httpIdleTimeout");
     requireNonNull(grpcAddress, "grpcAddress");
+    requireNonNull(auth, "auth");
     requireNonNull(digests, "digests");
     requireNonNull(shutdownGrace, "shutdownGrace");
   }

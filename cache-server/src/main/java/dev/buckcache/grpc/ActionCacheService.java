@@ -5,6 +5,7 @@ import build.bazel.remote.execution.v2.ActionResult;
 import build.bazel.remote.execution.v2.GetActionResultRequest;
 import build.bazel.remote.execution.v2.UpdateActionResultRequest;
 import com.google.protobuf.ByteString;
+import dev.buckcache.auth.Access;
 import dev.buckcache.digest.DigestFunction;
 import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.ActionResults;
@@ -39,6 +40,7 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
   public void getActionResult(GetActionResultRequest request,
       StreamObserver<ActionResult> response) {
     try {
+      Callers.require(Access.READ, request.getInstanceName());
       var fn = digests.function(request.getInstanceName(), request.getDigestFunction(),
           request.getActionDigest().getHash());
       var action = Digests.of(fn, request.getActionDigest());
@@ -55,6 +57,9 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
       }
       response.onNext(inline(fn, request, lookup.result().get()));
       response.onCompleted();
+    } catch (io.grpc.StatusRuntimeException e) {
+      log.info("GetActionResult refused: {}", e.getStatus());
+      response.onError(e);
     } catch (RuntimeException e) {
       log.warn("GetActionResult failed: {}", e.toString());
       response.onError(GrpcErrors.exception(e));
@@ -94,6 +99,7 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
   public void updateActionResult(UpdateActionResultRequest request,
       StreamObserver<ActionResult> response) {
     try {
+      Callers.require(Access.WRITE_AC, request.getInstanceName());
       var fn = digests.function(request.getInstanceName(), request.getDigestFunction(),
           request.getActionDigest().getHash());
       var action = Digests.of(fn, request.getActionDigest());

@@ -8,6 +8,7 @@ import com.google.bytestream.ReadResponse;
 import com.google.bytestream.WriteRequest;
 import com.google.bytestream.WriteResponse;
 import com.google.protobuf.UnsafeByteOperations;
+import dev.buckcache.auth.Access;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.storage.BlobReader;
 import dev.buckcache.storage.BlobWriter;
@@ -64,6 +65,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
     var call = (ServerCallStreamObserver<ReadResponse>) observer;
     try {
       var name = ResourceName.parseRead(request.getResourceName());
+      Callers.require(Access.READ, name.instance());
       var digest = digestOf(name);
       long offset = request.getReadOffset();
       if (offset < 0 || offset > digest.size()) {
@@ -230,6 +232,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
   private Upload start(WriteRequest first) {
     var resource = first.getResourceName();
     var name = ResourceName.parseWrite(resource);
+    Callers.require(Access.WRITE_CAS, name.instance());
     var resumed = parked.remove(resource);
     if (resumed != null) {
       if (first.getWriteOffset() == resumed.committed) {
@@ -264,6 +267,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
     try {
       var resource = request.getResourceName();
       var name = ResourceName.parseWrite(resource);
+      Callers.require(Access.READ, name.instance());
       var upload = parked.get(resource);
       var status = QueryWriteStatusResponse.newBuilder();
       if (upload != null) {

@@ -9,6 +9,7 @@ import build.bazel.remote.execution.v2.GetCapabilitiesRequest;
 import build.bazel.remote.execution.v2.ServerCapabilities;
 import build.bazel.remote.execution.v2.SymlinkAbsolutePathStrategy;
 import build.bazel.semver.SemVer;
+import dev.buckcache.auth.Access;
 import io.grpc.stub.StreamObserver;
 
 /**
@@ -32,7 +33,8 @@ final class CapabilitiesService extends CapabilitiesGrpc.CapabilitiesImplBase {
         .addDigestFunctions(DigestFunction.Value.SHA384)
         .addDigestFunctions(DigestFunction.Value.SHA512)
         .setActionCacheUpdateCapabilities(
-            ActionCacheUpdateCapabilities.newBuilder().setUpdateEnabled(true))
+            ActionCacheUpdateCapabilities.newBuilder().setUpdateEnabled(
+                Callers.permits(Access.WRITE_AC, request.getInstanceName())))
         .setMaxBatchTotalSizeBytes(maxBatchBytes)
         .setSymlinkAbsolutePathStrategy(SymlinkAbsolutePathStrategy.Value.ALLOWED)
         .addSupportedCompressors(Compressor.Value.ZSTD)

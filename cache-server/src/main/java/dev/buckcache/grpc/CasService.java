@@ -14,6 +14,7 @@ import build.bazel.remote.execution.v2.GetTreeResponse;
 import com.github.luben.zstd.Zstd;
 import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.buckcache.auth.Access;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
 import dev.buckcache.storage.TieredStore;
@@ -47,6 +48,7 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
   public void findMissingBlobs(FindMissingBlobsRequest request,
       StreamObserver<FindMissingBlobsResponse> response) {
     try {
+      Callers.require(Access.READ, request.getInstanceName());
       var fn = fn(request.getInstanceName(), request.getDigestFunction(), request.getBlobDigestsList());
       var wanted = new ArrayList<Digest>(request.getBlobDigestsCount());
       for (var d : request.getBlobDigestsList()) {
@@ -65,6 +67,7 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
   public void batchUpdateBlobs(BatchUpdateBlobsRequest request,
       StreamObserver<BatchUpdateBlobsResponse> response) {
     try {
+      Callers.require(Access.WRITE_CAS, request.getInstanceName());
       var sample = request.getRequestsList().stream().map(r -> r.getDigest()).toList();
       var fn = fn(request.getInstanceName(), request.getDigestFunction(), sample);
       var out = BatchUpdateBlobsResponse.newBuilder();
@@ -103,6 +106,7 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
   public void batchReadBlobs(BatchReadBlobsRequest request,
       StreamObserver<BatchReadBlobsResponse> response) {
     try {
+      Callers.require(Access.READ, request.getInstanceName());
       var fn = fn(request.getInstanceName(), request.getDigestFunction(), request.getDigestsList());
       long total = 0;
       for (var d : request.getDigestsList()) {
@@ -144,6 +148,7 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
   @Override
   public void getTree(GetTreeRequest request, StreamObserver<GetTreeResponse> response) {
     try {
+      Callers.require(Access.READ, request.getInstanceName());
       var fn = fn(request.getInstanceName(), request.getDigestFunction(),
           List.of(request.getRootDigest()));
       int pageSize = request.getPageSize() <= 0 ? DEFAULT_TREE_PAGE

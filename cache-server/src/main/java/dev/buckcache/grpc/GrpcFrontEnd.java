@@ -49,7 +49,8 @@ public final class GrpcFrontEnd implements AutoCloseable {
   }
 
   public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
-      DigestConfig digests, long maxBatchBytes) throws IOException {
+      DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.Authenticator authenticator,
+      boolean strictReadScope) throws IOException {
     var counter = new AtomicInteger();
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
     var executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
@@ -72,8 +73,10 @@ public final class GrpcFrontEnd implements AutoCloseable {
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
     ByteStreamService byteStream = null;
+    var callers = new Callers(authenticator, strictReadScope);
     for (var service : services(store, digests, maxBatchBytes)) {
-      builder.addService(service);
+      // Health stays open for probes; every cache service sees who calls.
+      builder.addService(io.grpc.ServerInterceptors.intercept(service, callers));
       if (service instanceof ByteStreamService bs) {
         byteStream = bs;
       }

@@ -1,6 +1,10 @@
 package dev.buckcache.http;
 
+import dev.buckcache.auth.Access;
+import dev.buckcache.auth.AuthException;
+import dev.buckcache.auth.Principal;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.HttpContent;
@@ -95,15 +99,23 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     var method = request.method();
     var uri = request.uri();
     var path = uri.contains("?") ? uri.substring(0, uri.indexOf('?')) : uri;
-    if (path.equals("/healthz") || path.equals("/status")) {
+    if (path.equals("/healthz")) {
+      return new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
+          "text/plain; charset=utf-8", "ok\n", null);
+    }
+    Principal principal;
+    try {
+      principal = deps.authenticator().authenticate(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+    } catch (AuthException e) {
+      log.debug("{} {} refused: {}", method, path, e.reason());
+      return unauthorized(request, e);
+    }
+    if (path.equals("/status")) {
       if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
         return methodNotAllowed(request, "GET, HEAD");
       }
-      return path.equals("/healthz")
-          ? new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
-              "text/plain; charset=utf-8", "ok\n", null)
-          : new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
-              "application/json", deps.status().get(), null);
+      return new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
+          "application/json", deps.status().get(), null);
     }
     CachePath cachePath;
     try {
@@ -111,6 +123,13 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     } catch (CachePath.Invalid e) {
       var status = e.problem.isCachePath() ? HttpResponseStatus.BAD_REQUEST : HttpResponseStatus.NOT_FOUND;
       return FixedExchange.text(this, ctx, request, deps, status, e.getMessage());
+    }
+    var access = method.equals(HttpMethod.PUT)
+        ? (cachePath.kind() == CachePath.Kind.AC ? Access.WRITE_AC : Access.WRITE_CAS)
+        : Access.READ;
+    if (!principal.permits(access, cachePath.instance(), deps.strictReadScope())) {
+      return FixedExchange.text(this, ctx, request, deps, HttpResponseStatus.FORBIDDEN,
+          principal.denial(access, cachePath.instance()));
     }
     if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
       return new GetExchange(this, ctx, request, deps, cachePath);
@@ -121,6 +140,13 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
           : new PutCasExchange(this, ctx, request, deps, cachePath);
     }
     return methodNotAllowed(request, CACHE_METHODS);
+  }
+
+  private Exchange unauthorized(HttpRequest request, AuthException e) {
+    var challenge = "Bearer realm=\"buckcache\""
+        + (e.reason() == AuthException.Reason.MISSING ? "" : ", error=\"invalid_token\"");
+    return new FixedExchange(this, ctx, request, deps, HttpResponseStatus.UNAUTHORIZED,
+        "text/plain; charset=utf-8", e.getMessage() + "\n", null, challenge);
   }
 
   private Exchange methodNotAllowed(HttpRequest request, String allow) {

@@ -10,14 +10,22 @@ final class FixedExchange extends Exchange {
   private final String contentType;
   private final String body;
   private final String allow;
+  private final String challenge;
 
   FixedExchange(CacheHttpHandler handler, ChannelHandlerContext ctx, HttpRequest request,
       HttpDeps deps, HttpResponseStatus status, String contentType, String body, String allow) {
+    this(handler, ctx, request, deps, status, contentType, body, allow, null);
+  }
+
+  FixedExchange(CacheHttpHandler handler, ChannelHandlerContext ctx, HttpRequest request,
+      HttpDeps deps, HttpResponseStatus status, String contentType, String body, String allow,
+      String challenge) {
     super(handler, ctx, request, deps);
     this.status = status;
     this.contentType = contentType;
     this.body = body;
     this.allow = allow;
+    this.challenge = challenge;
   }
 
   static FixedExchange text(CacheHttpHandler handler, ChannelHandlerContext ctx,
@@ -39,6 +47,9 @@ final class FixedExchange extends Exchange {
     }
     if (allow != null) {
       response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.ALLOW, allow);
+    }
+    if (challenge != null) {
+      response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.WWW_AUTHENTICATE, challenge);
     }
     respond(response);
   }

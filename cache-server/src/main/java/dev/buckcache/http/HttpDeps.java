@@ -18,4 +18,6 @@ record HttpDeps(
     long maxBlobSize,
     long maxAcSize,
     dev.buckcache.config.DigestConfig digests,
+    dev.buckcache.auth.Authenticator authenticator,
+    boolean strictReadScope,
     Supplier<String> status) {}

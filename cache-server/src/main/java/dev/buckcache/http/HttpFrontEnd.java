@@ -43,10 +43,10 @@ public final class HttpFrontEnd implements AutoCloseable {
    */
   public static HttpFrontEnd start(InetSocketAddress address, TieredStore store,
       StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
-      dev.buckcache.config.DigestConfig digests, Supplier<String> status)
-      throws InterruptedException {
+      dev.buckcache.config.DigestConfig digests, dev.buckcache.auth.Authenticator authenticator,
+      boolean strictReadScope, Supplier<String> status) throws InterruptedException {
     var deps = new HttpDeps(store, new ActionResults(store, store), executor, maxBlobSize,
-        Math.min(maxBlobSize, 64L << 20), digests, status);
+        Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, status);
     boolean epoll = Epoll.isAvailable();
     var factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     var boss = new MultiThreadIoEventLoopGroup(1, factory);

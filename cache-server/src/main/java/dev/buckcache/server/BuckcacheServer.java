@@ -2,7 +2,10 @@ package dev.buckcache.server;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.buckcache.auth.Authenticator;
+import dev.buckcache.auth.Authenticators;
 import dev.buckcache.config.Compression;
+import dev.buckcache.config.ConfigException;
 import dev.buckcache.config.ServerConfig;
 import dev.buckcache.config.Sizes;
 import dev.buckcache.grpc.GrpcFrontEnd;
@@ -51,9 +54,17 @@ public final class BuckcacheServer implements AutoCloseable {
     var executor = new StorageExecutor(threads, 4096, 256L << 20);
     var server = new BuckcacheServer(config, store, executor);
     server.openMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    Authenticator authenticator;
+    try {
+      authenticator = Authenticators.create(config.auth(), java.time.Clock.systemUTC());
+    } catch (java.io.IOException | IllegalArgumentException e) {
+      server.close();
+      throw new ConfigException("auth: " + e.getMessage());
+    }
+    boolean strict = config.auth().strictReadScope();
     try {
       server.http = HttpFrontEnd.start(config.httpAddress(), store, executor, s.maxBlobSize(),
-          config.httpIdleTimeout(), config.digests(), server::statusJson);
+          config.httpIdleTimeout(), config.digests(), authenticator, strict, server::statusJson);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.close();
@@ -65,7 +76,7 @@ public final class BuckcacheServer implements AutoCloseable {
     }
     try {
       server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, config.digests(),
-          config.grpcMaxBatchBytes());
+          config.grpcMaxBatchBytes(), authenticator, strict);
     } catch (java.io.IOException | RuntimeException e) {
       server.close();
       throw new StorageException.Failure("cannot listen on " + config.grpcAddress()
@@ -78,12 +89,14 @@ public final class BuckcacheServer implements AutoCloseable {
   public void announceReady() {
     var s = config.storage();
     var stats = store.stats().disk();
-    if (config.insecureNoAuth()) {
+    if (config.insecureNoAuth() && config.auth().mode() == dev.buckcache.config.AuthConfig.Mode.NONE) {
       log.warn("serving {} and {} without authentication (--insecure-no-auth)",
           config.httpAddress(), config.grpcAddress());
     }
-    log.info("buckcache ready: http on {}, grpc on {}; store {} holds {} entries, {} of {} used "
-            + "(opened in {} ms)", hostPort(http.address()), hostPort(grpc.address()),
+    log.info("buckcache ready: http on {}, grpc on {}, auth {}; store {} holds {} entries, {} of {} "
+            + "used (opened in {} ms)", hostPort(http.address()), hostPort(grpc.address()),
+        config.auth().mode().name().toLowerCase(java.util.Locale.ROOT)
+            + (config.auth().allowAnonymousReads() ? " (anonymous reads)" : ""),
         s.dir().toAbsolutePath().normalize(),
         stats.entries(), Sizes.format(stats.usedBytes()), Sizes.format(s.maxSize()), openMillis);
   }

@@ -13,7 +13,8 @@ class NettyContractTest extends CacheContractTest {
 
   @Override
   ManagedChannel start(TieredStore store) throws Exception {
-    server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, DIGESTS, BATCH);
+    server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, DIGESTS, BATCH,
+        dev.buckcache.auth.Authenticator.NONE, false);
     return NettyChannelBuilder.forAddress(server.address()).usePlaintext()
         .maxInboundMessageSize(16 << 20).build();
   }

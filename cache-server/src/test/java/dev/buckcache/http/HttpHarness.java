@@ -34,7 +34,14 @@ final class HttpHarness implements AutoCloseable {
   private final StringBuilder raw = new StringBuilder();
   private final List<FullHttpResponse> handedOut = new ArrayList<>();
 
+  private final dev.buckcache.auth.Authenticator authenticator;
+
   HttpHarness(Path dir, long maxBlobSize) {
+    this(dir, maxBlobSize, dev.buckcache.auth.Authenticator.NONE);
+  }
+
+  HttpHarness(Path dir, long maxBlobSize, dev.buckcache.auth.Authenticator authenticator) {
+    this.authenticator = authenticator;
     store = TieredStore.open(new DiskSettings(dir, 256L << 20, 0.8, true, 1, 64 * 1024),
         8L << 20, maxBlobSize);
     channel = newChannel(maxBlobSize);
@@ -45,7 +52,7 @@ final class HttpHarness implements AutoCloseable {
         Math.min(maxBlobSize, 1 << 20),
         new dev.buckcache.config.DigestConfig(dev.buckcache.digest.DigestFunction.SHA256,
             java.util.Map.of("b3", dev.buckcache.digest.DigestFunction.BLAKE3)),
-        () -> "{\"CurrSize\":0}\n");
+        authenticator, false, () -> "{\"CurrSize\":0}\n");
     return new EmbeddedChannel(new HttpServerCodec(new HttpDecoderConfig()
         .setMaxInitialLineLength(HttpInitializer.MAX_INITIAL_LINE)
         .setMaxHeaderSize(HttpInitializer.MAX_HEADER_SIZE)
