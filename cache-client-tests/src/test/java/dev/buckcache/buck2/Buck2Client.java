@@ -29,14 +29,29 @@ final class Buck2Client {
   private Buck2Client() {}
 
   static ManagedChannel channel(String host, int port) {
+    return channel(host, port, null);
+  }
+
+  /** With {@code http_headers = Authorization: Bearer TOKEN} when token is not null. */
+  static ManagedChannel channel(String host, int port, String token) {
     var invocation = UUID.randomUUID().toString();
-    return NettyChannelBuilder.forAddress(host, port)
+    var builder = NettyChannelBuilder.forAddress(host, port);
+    if (token != null) {
+      builder.intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(authorization(token)));
+    }
+    return builder
         .usePlaintext()
         .keepAliveTime(30, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(true)
         .maxInboundMessageSize((int) (2 * BUCK2_BATCH_LIMIT))
         .intercept(metadata(invocation))
         .build();
+  }
+
+  private static Metadata authorization(String token) {
+    var headers = new Metadata();
+    headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+    return headers;
   }
 
   private static ClientInterceptor metadata(String invocation) {
