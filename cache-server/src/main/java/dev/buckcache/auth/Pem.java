@@ -62,6 +62,21 @@ public final class Pem {
     }
   }
 
+  /** The private key in a PEM file: PKCS#8, SEC1 (EC PRIVATE KEY) or PKCS#1 (RSA PRIVATE KEY). */
+  public static PrivateKey readPrivate(Path file) throws IOException {
+    try (var parser = new PEMParser(new StringReader(Files.readString(file)))) {
+      for (var o = parser.readObject(); o != null; o = parser.readObject()) {
+        if (o instanceof PrivateKeyInfo info) {
+          return CONVERTER.getPrivateKey(info);
+        }
+        if (o instanceof PEMKeyPair pair) {
+          return CONVERTER.getPrivateKey(pair.getPrivateKeyInfo());
+        }
+      }
+    }
+    throw new IOException(file + " holds no PEM private key");
+  }
+
   /** A key pair from a file holding a private key and its public key (what keygen writes). */
   public static KeyPair readKeyPair(Path file) throws IOException {
     PrivateKey privateKey = null;

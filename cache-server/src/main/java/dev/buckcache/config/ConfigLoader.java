@@ -90,6 +90,19 @@ public final class ConfigLoader {
   public static final Setting STRICT_READ = new Setting("auth.strict_read_scope",
       "BUCKCACHE_STRICT_READ_SCOPE", "--strict-read-scope", "true|false", "false",
       "read tokens may not upload CAS blobs either");
+  public static final Setting TLS_CERT = new Setting("tls.cert", "BUCKCACHE_TLS_CERT",
+      "--tls-cert", "PEM", "", "TLS certificate chain for both ports");
+  public static final Setting TLS_KEY = new Setting("tls.key", "BUCKCACHE_TLS_KEY",
+      "--tls-key", "PEM", "", "TLS private key");
+  public static final Setting TLS_CLIENT_CA = new Setting("tls.client_ca",
+      "BUCKCACHE_TLS_CLIENT_CA", "--tls-client-ca", "PEM", "",
+      "require client certificates signed by this CA (mTLS)");
+  public static final Setting TLS_CLIENT_SCOPE = new Setting("tls.client_scope",
+      "BUCKCACHE_TLS_CLIENT_SCOPE", "--tls-client-scope", "read|write|admin", "read",
+      "scope of mTLS clients that send no token");
+  public static final Setting TLS_RELOAD = new Setting("tls.reload_interval",
+      "BUCKCACHE_TLS_RELOAD_INTERVAL", "--tls-reload-interval", "DURATION", "10s",
+      "how often changed TLS files are picked up");
   public static final Setting DIGEST_DEFAULT = new Setting("digest.default",
       "BUCKCACHE_DIGEST_DEFAULT", "--digest-default", "FUNCTION", "sha256",
       "what a 64-hex hash means: sha256 or blake3");
@@ -100,7 +113,8 @@ public final class ConfigLoader {
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, GRPC_ADDRESS,
       GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
-      STATIC_TOKEN_FILE, ANONYMOUS_READS, STRICT_READ, INSECURE_NO_AUTH, DIGEST_DEFAULT,
+      STATIC_TOKEN_FILE, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
+      TLS_CLIENT_SCOPE, TLS_RELOAD, INSECURE_NO_AUTH, DIGEST_DEFAULT,
       DIGEST_INSTANCES, SHUTDOWN_GRACE);
 
   private final Map<String, String> env;
@@ -155,7 +169,8 @@ public final class ConfigLoader {
     var storage = new StorageConfig(Path.of(values.get(DIR.key()).value()), maxSize, cleanup,
         memory, compression, level, maxBlob);
     var auth = authConfig(values);
-    boolean open = auth.mode() == AuthConfig.Mode.NONE
+    var tls = tlsConfig(values);
+    boolean open = auth.mode() == AuthConfig.Mode.NONE && !tls.mutual()
         && !get(values, INSECURE_NO_AUTH, ConfigLoader::parseBoolean);
     var http = get(values, HTTP_ADDRESS, ConfigLoader::parseAddress);
     check(!open || http.getAddress().isLoopbackAddress(), values, HTTP_ADDRESS, NO_AUTH_OFF_LOOPBACK);
@@ -168,7 +183,7 @@ public final class ConfigLoader {
     var digests = new DigestConfig(get(values, DIGEST_DEFAULT, ConfigLoader::hashAlike),
         get(values, DIGEST_INSTANCES, ConfigLoader::parseInstanceDigests));
     boolean insecure = get(values, INSECURE_NO_AUTH, ConfigLoader::parseBoolean);
-    return new ServerConfig(storage, http, idle, grpc, maxBatch, auth, insecure, digests, grace);
+    return new ServerConfig(storage, http, idle, grpc, maxBatch, auth, tls, insecure, digests, grace);
   }
 
   private static <T> T get(Map<String, Sourced> values, Setting s, Function<String, T> parse) {
@@ -229,6 +244,24 @@ public final class ConfigLoader {
     check(mode != AuthConfig.Mode.STATIC || config.staticTokenFile() != null || config.authToken() != null,
         values, AUTH_MODE, "static needs --static-token-file or the AUTH_TOKEN env var");
     return config;
+  }
+
+  private TlsConfig tlsConfig(Map<String, Sourced> values) {
+    var cert = path(values, TLS_CERT);
+    var key = path(values, TLS_KEY);
+    check((cert == null) == (key == null), values, cert == null ? TLS_CERT : TLS_KEY,
+        "tls.cert and tls.key go together");
+    var ca = path(values, TLS_CLIENT_CA);
+    check(ca == null || cert != null, values, TLS_CLIENT_CA, "mTLS needs tls.cert and tls.key too");
+    var scope = get(values, TLS_CLIENT_SCOPE, v -> dev.buckcache.auth.Scope.parse(v).label());
+    var reload = get(values, TLS_RELOAD, ConfigLoader::parseDuration);
+    check(!reload.isZero(), values, TLS_RELOAD, "must be positive");
+    for (var f : new Path[] {cert, key, ca}) {
+      if (f != null && !java.nio.file.Files.isReadable(f)) {
+        throw new ConfigException("cannot read TLS file " + f);
+      }
+    }
+    return new TlsConfig(cert, key, ca, scope, reload);
   }
 
   private static Path path(Map<String, Sourced> values, Setting s) {

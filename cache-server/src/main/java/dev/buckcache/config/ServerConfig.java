@@ -13,6 +13,7 @@ import java.time.Duration;
  * @param grpcAddress where the REAPI gRPC cache listens (grpc.address)
  * @param grpcMaxBatchBytes max_batch_total_size_bytes advertised (grpc.max_batch_size)
  * @param auth how callers authenticate (auth.*)
+ * @param tls TLS and mTLS on both ports (tls.*)
  * @param insecureNoAuth serving a non-loopback address without auth was allowed explicitly
  * @param digests what a 64-hex hash means, per instance (digest.*)
  * @param shutdownGrace how long in-flight work may take after SIGTERM (server.shutdown_grace)
@@ -24,6 +25,7 @@ public record ServerConfig(
     InetSocketAddress grpcAddress,
     long grpcMaxBatchBytes,
     AuthConfig auth,
+    TlsConfig tls,
     boolean insecureNoAuth,
     DigestConfig digests,
     Duration shutdownGrace) {
@@ -33,6 +35,7 @@ public record ServerConfig(
     requireNonNull(httpIdleTimeout, "httpIdleTimeout");
     requireNonNull(grpcAddress, "grpcAddress");
     requireNonNull(auth, "auth");
+    requireNonNull(tls, "tls");
     requireNonNull(digests, "digests");
     requireNonNull(shutdownGrace, "shutdownGrace");
   }

@@ -30,10 +30,22 @@ final class Callers implements ServerInterceptor {
 
   private final Authenticator authenticator;
   private final boolean strictReadScope;
+  private final java.util.function.Function<java.security.cert.Certificate[], Principal> certs;
 
-  Callers(Authenticator authenticator, boolean strictReadScope) {
+  Callers(Authenticator authenticator, boolean strictReadScope,
+      java.util.function.Function<java.security.cert.Certificate[], Principal> certs) {
     this.authenticator = authenticator;
     this.strictReadScope = strictReadScope;
+    this.certs = certs;
+  }
+
+  private static java.security.cert.Certificate[] peer(ServerCall<?, ?> call) {
+    var session = call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_SSL_SESSION);
+    try {
+      return session == null ? null : session.getPeerCertificates();
+    } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+      return null;
+    }
   }
 
   @Override
@@ -41,7 +53,9 @@ final class Callers implements ServerInterceptor {
       ServerCallHandler<Q, R> next) {
     Principal principal;
     try {
-      principal = authenticator.authenticate(headers.get(AUTHORIZATION));
+      var header = headers.get(AUTHORIZATION);
+      var byCertificate = header == null ? certs.apply(peer(call)) : null;
+      principal = byCertificate != null ? byCertificate : authenticator.authenticate(header);
     } catch (AuthException e) {
       log.debug("{} refused: {}", call.getMethodDescriptor().getFullMethodName(), e.reason());
       call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());

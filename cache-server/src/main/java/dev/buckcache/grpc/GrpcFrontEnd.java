@@ -50,7 +50,9 @@ public final class GrpcFrontEnd implements AutoCloseable {
 
   public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
       DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.Authenticator authenticator,
-      boolean strictReadScope) throws IOException {
+      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
+      java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs)
+      throws IOException {
     var counter = new AtomicInteger();
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
     var executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
@@ -73,7 +75,10 @@ public final class GrpcFrontEnd implements AutoCloseable {
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
     ByteStreamService byteStream = null;
-    var callers = new Callers(authenticator, strictReadScope);
+    if (tls != null) {
+      builder.sslContext(tls);
+    }
+    var callers = new Callers(authenticator, strictReadScope, certs);
     for (var service : services(store, digests, maxBatchBytes)) {
       // Health stays open for probes; every cache service sees who calls.
       builder.addService(io.grpc.ServerInterceptors.intercept(service, callers));

@@ -105,7 +105,9 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     }
     Principal principal;
     try {
-      principal = deps.authenticator().authenticate(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+      var header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+      var byCertificate = header == null ? deps.certs().apply(peerCertificates()) : null;
+      principal = byCertificate != null ? byCertificate : deps.authenticator().authenticate(header);
     } catch (AuthException e) {
       log.debug("{} {} refused: {}", method, path, e.reason());
       return unauthorized(request, e);
@@ -140,6 +142,19 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
           : new PutCasExchange(this, ctx, request, deps, cachePath);
     }
     return methodNotAllowed(request, CACHE_METHODS);
+  }
+
+  /** The client's certificate chain under mTLS, else null. */
+  private java.security.cert.Certificate[] peerCertificates() {
+    var ssl = ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+    if (ssl == null) {
+      return null;
+    }
+    try {
+      return ssl.engine().getSession().getPeerCertificates();
+    } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+      return null;
+    }
   }
 
   private Exchange unauthorized(HttpRequest request, AuthException e) {

@@ -20,4 +20,5 @@ record HttpDeps(
     dev.buckcache.config.DigestConfig digests,
     dev.buckcache.auth.Authenticator authenticator,
     boolean strictReadScope,
+    java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
     Supplier<String> status) {}

@@ -44,9 +44,11 @@ public final class HttpFrontEnd implements AutoCloseable {
   public static HttpFrontEnd start(InetSocketAddress address, TieredStore store,
       StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
       dev.buckcache.config.DigestConfig digests, dev.buckcache.auth.Authenticator authenticator,
-      boolean strictReadScope, Supplier<String> status) throws InterruptedException {
+      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
+      java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
+      Supplier<String> status) throws InterruptedException {
     var deps = new HttpDeps(store, new ActionResults(store, store), executor, maxBlobSize,
-        Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, status);
+        Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, certs, status);
     boolean epoll = Epoll.isAvailable();
     var factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     var boss = new MultiThreadIoEventLoopGroup(1, factory);
@@ -61,7 +63,7 @@ public final class HttpFrontEnd implements AutoCloseable {
           .childOption(ChannelOption.TCP_NODELAY, true)
           .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
               new WriteBufferWaterMark(512 * 1024, 2 * 1024 * 1024))
-          .childHandler(new HttpInitializer(deps, idleTimeout))
+          .childHandler(new HttpInitializer(deps, idleTimeout, tls))
           .bind(address).sync().channel();
       return new HttpFrontEnd(boss, workers, channel);
     } catch (InterruptedException | RuntimeException e) {

@@ -7,7 +7,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.time.Duration;
 
-/** The whole HTTP pipeline: idle timeout, HTTP/1.1 codec with size limits, the cache handler. */
+/** The whole HTTP pipeline: TLS (optional), idle timeout, HTTP/1.1 codec, the cache handler. */
 final class HttpInitializer extends ChannelInitializer<SocketChannel> {
   static final int MAX_INITIAL_LINE = 8 * 1024;
   static final int MAX_HEADER_SIZE = 16 * 1024;
@@ -15,14 +15,19 @@ final class HttpInitializer extends ChannelInitializer<SocketChannel> {
 
   private final HttpDeps deps;
   private final Duration idleTimeout;
+  private final io.netty.handler.ssl.SslContext tls;
 
-  HttpInitializer(HttpDeps deps, Duration idleTimeout) {
+  HttpInitializer(HttpDeps deps, Duration idleTimeout, io.netty.handler.ssl.SslContext tls) {
     this.deps = deps;
     this.idleTimeout = idleTimeout;
+    this.tls = tls;
   }
 
   @Override
   protected void initChannel(SocketChannel ch) {
+    if (tls != null) {
+      ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+    }
     ch.pipeline()
         .addLast("idle", new IdleStateHandler(0, 0, idleTimeout.toMillis(),
             java.util.concurrent.TimeUnit.MILLISECONDS))

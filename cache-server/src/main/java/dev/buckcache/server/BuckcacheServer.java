@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.buckcache.auth.Authenticator;
 import dev.buckcache.auth.Authenticators;
+import dev.buckcache.auth.TlsMaterial;
 import dev.buckcache.config.Compression;
 import dev.buckcache.config.ConfigException;
 import dev.buckcache.config.ServerConfig;
@@ -32,6 +33,7 @@ public final class BuckcacheServer implements AutoCloseable {
   private final StorageExecutor executor;
   private final java.time.Instant started = java.time.Instant.now();
   private HttpFrontEnd http;
+  private TlsMaterial tls;
   private GrpcFrontEnd grpc;
   private final AtomicBoolean stopped = new AtomicBoolean();
   private long openMillis;
@@ -62,9 +64,25 @@ public final class BuckcacheServer implements AutoCloseable {
       throw new ConfigException("auth: " + e.getMessage());
     }
     boolean strict = config.auth().strictReadScope();
+    io.netty.handler.ssl.SslContext httpTls = null;
+    io.netty.handler.ssl.SslContext grpcTls = null;
+    java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs =
+        peer -> null;
+    if (config.tls().enabled()) {
+      try {
+        server.tls = TlsMaterial.load(config.tls());
+        httpTls = server.tls.httpContext();
+        grpcTls = server.tls.grpcContext();
+        certs = server.tls::clientPrincipal;
+      } catch (java.io.IOException | RuntimeException e) {
+        server.close();
+        throw new ConfigException("tls: " + e.getMessage());
+      }
+    }
     try {
       server.http = HttpFrontEnd.start(config.httpAddress(), store, executor, s.maxBlobSize(),
-          config.httpIdleTimeout(), config.digests(), authenticator, strict, server::statusJson);
+          config.httpIdleTimeout(), config.digests(), authenticator, strict, httpTls, certs,
+          server::statusJson);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.close();
@@ -76,7 +94,7 @@ public final class BuckcacheServer implements AutoCloseable {
     }
     try {
       server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, config.digests(),
-          config.grpcMaxBatchBytes(), authenticator, strict);
+          config.grpcMaxBatchBytes(), authenticator, strict, grpcTls, certs);
     } catch (java.io.IOException | RuntimeException e) {
       server.close();
       throw new StorageException.Failure("cannot listen on " + config.grpcAddress()
@@ -96,7 +114,8 @@ public final class BuckcacheServer implements AutoCloseable {
     log.info("buckcache ready: http on {}, grpc on {}, auth {}; store {} holds {} entries, {} of {} "
             + "used (opened in {} ms)", hostPort(http.address()), hostPort(grpc.address()),
         config.auth().mode().name().toLowerCase(java.util.Locale.ROOT)
-            + (config.auth().allowAnonymousReads() ? " (anonymous reads)" : ""),
+            + (config.auth().allowAnonymousReads() ? " (anonymous reads)" : "")
+            + (config.tls().mutual() ? ", mtls" : config.tls().enabled() ? ", tls" : ""),
         s.dir().toAbsolutePath().normalize(),
         stats.entries(), Sizes.format(stats.usedBytes()), Sizes.format(s.maxSize()), openMillis);
   }
@@ -152,6 +171,9 @@ public final class BuckcacheServer implements AutoCloseable {
     } finally {
       executor.close();
       store.close();
+      if (tls != null) {
+        tls.close();
+      }
     }
     log.info("stopped cleanly: store flushed and closed");
   }

@@ -48,7 +48,8 @@ class GrpcAuthTest {
     store = TieredStore.open(new DiskSettings(dir.resolve("store"), 256L << 20, 0.8, true, 1, 1 << 20),
         8L << 20, 1L << 30);
     server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store,
-        CacheContractTest.DIGESTS, 4_000_000, StaticTokens.load(tokens, null, false), false);
+        CacheContractTest.DIGESTS, 4_000_000, StaticTokens.load(tokens, null, false), false,
+        null, peer -> null);
     channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();
   }
 

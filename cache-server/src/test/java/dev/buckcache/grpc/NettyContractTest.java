@@ -14,7 +14,7 @@ class NettyContractTest extends CacheContractTest {
   @Override
   ManagedChannel start(TieredStore store) throws Exception {
     server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, DIGESTS, BATCH,
-        dev.buckcache.auth.Authenticator.NONE, false);
+        dev.buckcache.auth.Authenticator.NONE, false, null, peer -> null);
     return NettyChannelBuilder.forAddress(server.address()).usePlaintext()
         .maxInboundMessageSize(16 << 20).build();
   }

@@ -1,0 +1,189 @@
+package dev.buckcache.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import build.bazel.remote.execution.v2.ActionCacheGrpc;
+import build.bazel.remote.execution.v2.ActionResult;
+import build.bazel.remote.execution.v2.CapabilitiesGrpc;
+import build.bazel.remote.execution.v2.Digest;
+import build.bazel.remote.execution.v2.GetCapabilitiesRequest;
+import build.bazel.remote.execution.v2.UpdateActionResultRequest;
+import dev.buckcache.auth.Keys;
+import dev.buckcache.auth.TestCerts;
+import dev.buckcache.config.ConfigLoader;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** TLS and mTLS on both ports with certificates made here; the certificate reloads live. */
+class TlsTest {
+  @TempDir Path dir;
+  private TestCerts certs;
+  private Path caFile;
+  private Path certFile;
+  private Path keyFile;
+  private BuckcacheServer server;
+
+  @BeforeEach
+  void certs() throws Exception {
+    certs = new TestCerts();
+    caFile = dir.resolve("ca.pem");
+    TestCerts.write(caFile, certs.ca);
+    var serverKeys = Keys.generateEs256();
+    certFile = dir.resolve("server.pem");
+    keyFile = dir.resolve("server-key.pem");
+    TestCerts.write(certFile, certs.server(serverKeys, 100));
+    TestCerts.write(keyFile, serverKeys);
+  }
+
+  @AfterEach
+  void stop() {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  private void start(Map<String, String> extra) {
+    var flags = new HashMap<>(Map.of("storage.dir", dir.resolve("store").toString(),
+        "storage.max_size", "128MB", "storage.memory_size", "8MB",
+        "http.address", "127.0.0.1:0", "grpc.address", "127.0.0.1:0",
+        "tls.cert", certFile.toString(), "tls.key", keyFile.toString(),
+        "tls.reload_interval", "1s"));
+    flags.putAll(extra);
+    server = BuckcacheServer.start(new ConfigLoader(Map.of(), 4L << 30).load(null, flags));
+  }
+
+  private SSLContext client(X509Certificate clientCert, java.security.KeyPair clientKeys) throws Exception {
+    var trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("ca", certs.ca);
+    var tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    KeyManagerFactory kmf = null;
+    if (clientCert != null) {
+      var keys = KeyStore.getInstance("PKCS12");
+      keys.load(null, null);
+      keys.setKeyEntry("me", clientKeys.getPrivate(), new char[0],
+          new java.security.cert.Certificate[] {clientCert});
+      kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      kmf.init(keys, new char[0]);
+    }
+    var ctx = SSLContext.getInstance("TLS");
+    ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+    return ctx;
+  }
+
+  private int httpGet(SSLContext ssl, String path) throws Exception {
+    var client = HttpClient.newBuilder().sslContext(ssl).build();
+    return client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:"
+        + server.httpAddress().getPort() + path)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+  }
+
+  @Test
+  void httpsAndGrpcOverTls_tls12OrNewer_plaintextRefused() throws Exception {
+    start(Map.of());
+    assertThat(httpGet(client(null, null), "/healthz")).isEqualTo(200);
+    assertThat(httpGet(client(null, null), "/cas/" + "a".repeat(64))).isEqualTo(404);
+    try (var socket = (SSLSocket) client(null, null).getSocketFactory()
+        .createSocket("127.0.0.1", server.httpAddress().getPort())) {
+      socket.startHandshake();
+      assertThat(socket.getSession().getProtocol()).isIn("TLSv1.3", "TLSv1.2");
+    }
+    var plain = HttpClient.newHttpClient();
+    assertThatThrownBy(() -> plain.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+        + server.httpAddress().getPort() + "/healthz")).build(), HttpResponse.BodyHandlers.discarding()))
+        .isInstanceOf(java.io.IOException.class);
+    var channel = NettyChannelBuilder.forAddress("localhost", server.grpcAddress().getPort())
+        .sslContext(GrpcSslContexts.forClient().trustManager(certs.ca).build()).build();
+    try {
+      assertThat(CapabilitiesGrpc.newBlockingStub(channel).getCapabilities(
+          GetCapabilitiesRequest.getDefaultInstance()).getCacheCapabilities().getMaxBatchTotalSizeBytes())
+          .isEqualTo(4_000_000);
+    } finally {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void mtls_certificateRequired_cnIsTheIdentity_scopeFromConfig() throws Exception {
+    start(Map.of("tls.client_ca", caFile.toString(), "tls.client_scope", "read"));
+    assertThatThrownBy(() -> httpGet(client(null, null), "/healthz")).isInstanceOf(java.io.IOException.class);
+    var aliceKeys = Keys.generateEs256();
+    var alice = certs.client(aliceKeys, "alice");
+    var ssl = client(alice, aliceKeys);
+    assertThat(httpGet(ssl, "/cas/" + "a".repeat(64))).isEqualTo(404);
+    var put = HttpClient.newBuilder().sslContext(ssl).build().send(HttpRequest.newBuilder(URI.create(
+        "https://127.0.0.1:" + server.httpAddress().getPort() + "/ac/" + "b".repeat(64)))
+        .PUT(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(put.statusCode()).isEqualTo(403);
+    assertThat(put.body()).contains("cert:alice").contains("scope read");
+
+    var keyFile = dir.resolve("alice-key.pem");
+    var certPem = dir.resolve("alice.pem");
+    TestCerts.write(keyFile, aliceKeys);
+    TestCerts.write(certPem, alice);
+    var channel = NettyChannelBuilder.forAddress("localhost", server.grpcAddress().getPort())
+        .sslContext(GrpcSslContexts.forClient().trustManager(certs.ca)
+            .keyManager(certPem.toFile(), pkcs8(aliceKeys)).build()).build();
+    try {
+      var digest = Digest.newBuilder().setHash("c".repeat(64)).setSizeBytes(1).build();
+      assertThatThrownBy(() -> ActionCacheGrpc.newBlockingStub(channel).updateActionResult(
+          UpdateActionResultRequest.newBuilder().setActionDigest(digest)
+              .setActionResult(ActionResult.getDefaultInstance()).build()))
+          .isInstanceOf(StatusRuntimeException.class)
+          .hasMessageContaining("PERMISSION_DENIED").hasMessageContaining("cert:alice");
+    } finally {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  private java.io.File pkcs8(java.security.KeyPair keys) throws Exception {
+    var f = dir.resolve("pkcs8-" + System.nanoTime() + ".pem");
+    java.nio.file.Files.writeString(f, "-----BEGIN PRIVATE KEY-----\n"
+        + java.util.Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(keys.getPrivate().getEncoded())
+        + "\n-----END PRIVATE KEY-----\n");
+    return f.toFile();
+  }
+
+  @Test
+  void renewedCertificate_isServedWithoutRestart() throws Exception {
+    start(Map.of());
+    assertThat(servedSerial()).isEqualTo(100);
+    var renewed = Keys.generateEs256();
+    TestCerts.write(keyFile, renewed);
+    TestCerts.write(certFile, certs.server(renewed, 200));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    while (servedSerial() != 200 && System.nanoTime() < deadline) {
+      Thread.sleep(200);
+    }
+    assertThat(servedSerial()).isEqualTo(200);
+  }
+
+  private long servedSerial() throws Exception {
+    try (var socket = (SSLSocket) client(null, null).getSocketFactory()
+        .createSocket("127.0.0.1", server.httpAddress().getPort())) {
+      socket.startHandshake();
+      return ((X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber().longValue();
+    }
+  }
+
+}
