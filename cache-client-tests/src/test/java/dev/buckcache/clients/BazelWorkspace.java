@@ -47,8 +47,17 @@ final class BazelWorkspace {
     }
   }
 
+  private final List<String> startupOptions = new ArrayList<>();
+
+  /** Startup options (before the command), e.g. --host_jvm_args for the Bazel server's JVM. */
+  void startupOption(String option) {
+    startupOptions.add(option);
+  }
+
   Clients.Result bazel(String command, List<String> flags) throws Exception {
-    var args = new ArrayList<>(List.of("bazel", "--output_user_root=" + outputRoot, command));
+    var args = new ArrayList<>(List.of("bazel", "--output_user_root=" + outputRoot));
+    args.addAll(startupOptions);
+    args.add(command);
     if (!command.equals("clean") && !command.equals("shutdown")) {
       args.add("--override_repository=rules_cc=" + root.resolve("src/rules_cc"));
       args.add("--override_repository=rules_java=" + root.resolve("src/rules_java"));
@@ -87,6 +96,9 @@ final class BazelWorkspace {
   }
 
   void shutdown() throws Exception {
-    Clients.run(workspace, env, 120, "bazel", "--output_user_root=" + outputRoot, "shutdown");
+    var args = new ArrayList<>(List.of("bazel", "--output_user_root=" + outputRoot));
+    args.addAll(startupOptions);
+    args.add("shutdown");
+    Clients.run(workspace, env, 120, args);
   }
 }
