@@ -193,4 +193,26 @@ class JwtAuthenticatorTest {
   private static String b64(String json) {
     return Base64.getUrlEncoder().withoutPadding().encodeToString(json.getBytes(StandardCharsets.UTF_8));
   }
+
+  @Test
+  void rs256Key_andHs256Secret_accepted() throws Exception {
+    var generator = java.security.KeyPairGenerator.getInstance("RSA");
+    generator.initialize(2048);
+    var rsa = generator.generateKeyPair();
+    var rsaFile = dir.resolve("rsa.pem");
+    Files.writeString(rsaFile, Pem.encode(rsa.getPublic()));
+    var secret = dir.resolve("hs256");
+    Files.write(secret, "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.UTF_8));
+    var a = JwtAuthenticator.create(new JwtAuthenticator.Settings(List.of(rsaFile), secret, null,
+        null, null, false), clock);
+    var rsToken = Keys.issue(rsa, "rs", Scope.WRITE, List.of(), Duration.ofDays(1), null, null, now);
+    assertThat(JWT.decode(rsToken).getAlgorithm()).isEqualTo("RS256");
+    assertThat(a.authenticate("Bearer " + rsToken).subject()).isEqualTo("rs");
+    var hs = JWT.create().withSubject("hs").withClaim("scope", "read").withExpiresAt(now.plusSeconds(60))
+        .sign(Algorithm.HMAC256(Files.readAllBytes(secret)));
+    assertThat(a.authenticate("Bearer " + hs).subject()).isEqualTo("hs");
+    var wrongSecret = JWT.create().withSubject("hs").withClaim("scope", "read")
+        .withExpiresAt(now.plusSeconds(60)).sign(Algorithm.HMAC256("another secret of 32 bytes......"));
+    rejects(a, "Bearer " + wrongSecret, AuthException.Reason.BAD_SIGNATURE);
+  }
 }
