@@ -14,6 +14,7 @@ import java.time.Duration;
  * @param grpcMaxBatchBytes max_batch_total_size_bytes advertised (grpc.max_batch_size)
  * @param auth how callers authenticate (auth.*)
  * @param tls TLS and mTLS on both ports (tls.*)
+ * @param metricsPublic serve /metrics without a token to any address (metrics.public)
  * @param insecureNoAuth serving a non-loopback address without auth was allowed explicitly
  * @param digests what a 64-hex hash means, per instance (digest.*)
  * @param shutdownGrace how long in-flight work may take after SIGTERM (server.shutdown_grace)
@@ -26,6 +27,7 @@ public record ServerConfig(
     long grpcMaxBatchBytes,
     AuthConfig auth,
     TlsConfig tls,
+    boolean metricsPublic,
     boolean insecureNoAuth,
     DigestConfig digests,
     Duration shutdownGrace) {

@@ -30,9 +30,9 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
   private final ActionResults results;
   private final Digests digests;
 
-  ActionCacheService(TieredStore store, Digests digests) {
+  ActionCacheService(TieredStore store, ActionResults results, Digests digests) {
     this.store = store;
-    this.results = new ActionResults(store, store);
+    this.results = results;
     this.digests = digests;
   }
 

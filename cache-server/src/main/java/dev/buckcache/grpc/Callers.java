@@ -32,11 +32,15 @@ final class Callers implements ServerInterceptor {
   private final boolean strictReadScope;
   private final java.util.function.Function<java.security.cert.Certificate[], Principal> certs;
 
+  private final dev.buckcache.metrics.CacheMetrics metrics;
+
   Callers(Authenticator authenticator, boolean strictReadScope,
-      java.util.function.Function<java.security.cert.Certificate[], Principal> certs) {
+      java.util.function.Function<java.security.cert.Certificate[], Principal> certs,
+      dev.buckcache.metrics.CacheMetrics metrics) {
     this.authenticator = authenticator;
     this.strictReadScope = strictReadScope;
     this.certs = certs;
+    this.metrics = metrics;
   }
 
   private static java.security.cert.Certificate[] peer(ServerCall<?, ?> call) {
@@ -58,6 +62,9 @@ final class Callers implements ServerInterceptor {
       principal = byCertificate != null ? byCertificate : authenticator.authenticate(header);
     } catch (AuthException e) {
       log.debug("{} refused: {}", call.getMethodDescriptor().getFullMethodName(), e.reason());
+      if (metrics != null) {
+        metrics.authFailure("grpc", e.reason().name());
+      }
       call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
       return new ServerCall.Listener<>() {};
     }

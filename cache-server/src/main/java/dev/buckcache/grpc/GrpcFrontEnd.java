@@ -40,11 +40,17 @@ public final class GrpcFrontEnd implements AutoCloseable {
   /** Builds the services over a store; the same services serve in-process tests. */
   public static io.grpc.BindableService[] services(TieredStore store, DigestConfig digestConfig,
       long maxBatchBytes) {
+    return services(store, new dev.buckcache.storage.ActionResults(store, store), digestConfig,
+        maxBatchBytes);
+  }
+
+  static io.grpc.BindableService[] services(TieredStore store,
+      dev.buckcache.storage.ActionResults results, DigestConfig digestConfig, long maxBatchBytes) {
     var digests = new Digests(digestConfig);
     return new io.grpc.BindableService[] {
         new CapabilitiesService(maxBatchBytes),
         new CasService(store, digests, maxBatchBytes),
-        new ActionCacheService(store, digests),
+        new ActionCacheService(store, results, digests),
         new ByteStreamService(store, digests)};
   }
 
@@ -53,6 +59,17 @@ public final class GrpcFrontEnd implements AutoCloseable {
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
       java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs)
       throws IOException {
+    return start(address, store, new dev.buckcache.storage.ActionResults(store, store), digests,
+        maxBatchBytes, authenticator, strictReadScope, tls, certs, null);
+  }
+
+  /** Starts with shared action-cache counters and, when given, metrics. */
+  public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
+      dev.buckcache.storage.ActionResults results, DigestConfig digests, long maxBatchBytes,
+      dev.buckcache.auth.Authenticator authenticator, boolean strictReadScope,
+      io.netty.handler.ssl.SslContext tls,
+      java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
+      dev.buckcache.metrics.CacheMetrics metrics) throws IOException {
     var counter = new AtomicInteger();
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
     var executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
@@ -78,10 +95,12 @@ public final class GrpcFrontEnd implements AutoCloseable {
     if (tls != null) {
       builder.sslContext(tls);
     }
-    var callers = new Callers(authenticator, strictReadScope, certs);
-    for (var service : services(store, digests, maxBatchBytes)) {
-      // Health stays open for probes; every cache service sees who calls.
-      builder.addService(io.grpc.ServerInterceptors.intercept(service, callers));
+    var callers = new Callers(authenticator, strictReadScope, certs, metrics);
+    for (var service : services(store, results, digests, maxBatchBytes)) {
+      // Health stays open for probes; every cache service sees who calls. The last interceptor
+      // runs first: metrics see refused calls too.
+      builder.addService(metrics == null ? io.grpc.ServerInterceptors.intercept(service, callers)
+          : io.grpc.ServerInterceptors.intercept(service, callers, new MetricsInterceptor(metrics)));
       if (service instanceof ByteStreamService bs) {
         byteStream = bs;
       }

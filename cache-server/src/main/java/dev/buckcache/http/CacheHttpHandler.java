@@ -103,6 +103,9 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
       return new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
           "text/plain; charset=utf-8", "ok\n", null);
     }
+    if (path.equals("/metrics") && (deps.metricsPublic() || fromLoopback())) {
+      return metrics(request);
+    }
     Principal principal;
     try {
       var header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
@@ -110,7 +113,13 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
       principal = byCertificate != null ? byCertificate : deps.authenticator().authenticate(header);
     } catch (AuthException e) {
       log.debug("{} {} refused: {}", method, path, e.reason());
+      if (deps.metrics() != null) {
+        deps.metrics().authFailure("http", e.reason().name());
+      }
       return unauthorized(request, e);
+    }
+    if (path.equals("/metrics")) {
+      return metrics(request);
     }
     if (path.equals("/status")) {
       if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
@@ -142,6 +151,16 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
           : new PutCasExchange(this, ctx, request, deps, cachePath);
     }
     return methodNotAllowed(request, CACHE_METHODS);
+  }
+
+  private boolean fromLoopback() {
+    return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a
+        && a.getAddress() != null && a.getAddress().isLoopbackAddress();
+  }
+
+  private Exchange metrics(HttpRequest request) {
+    return new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
+        "text/plain; version=0.0.4; charset=utf-8", deps.metricsText().get(), null);
   }
 
   /** The client's certificate chain under mTLS, else null. */

@@ -30,6 +30,9 @@ abstract class Exchange {
   final CacheHttpHandler handler;
   private boolean requestComplete;
   private boolean responded;
+  private final long started = System.nanoTime();
+  private int status;
+  private long bytesOut;
 
   Exchange(CacheHttpHandler handler, ChannelHandlerContext ctx, HttpRequest request, HttpDeps deps) {
     this.handler = handler;
@@ -103,6 +106,8 @@ abstract class Exchange {
     if (!response.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
       HttpUtil.setContentLength(response, response.content().readableBytes());
     }
+    status = response.status().code();
+    bytesOut = request.method().name().equals("HEAD") ? 0 : HttpUtil.getContentLength(response, 0L);
     if (request.method().name().equals("HEAD")) {
       response.content().clear();
     }
@@ -111,6 +116,8 @@ abstract class Exchange {
 
   /** Sends the head of a streamed response; the body follows with {@link #writeBody}. */
   final void respondHead(HttpResponse head) {
+    status = head.status().code();
+    bytesOut = HttpUtil.getContentLength(head, 0L);
     keepAlive(head);
     ctx.writeAndFlush(head).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
   }
@@ -125,6 +132,7 @@ abstract class Exchange {
       return;
     }
     responded = true;
+    record();
     boolean keep = head == null ? keepAliveDecided : keepAlive(head);
     var future = ctx.writeAndFlush(last);
     if (!keep) {
@@ -141,6 +149,19 @@ abstract class Exchange {
   }
 
   private boolean keepAliveDecided = true;
+
+  private void record() {
+    var metrics = deps.metrics();
+    if (metrics == null) {
+      return;
+    }
+    var uri = request.uri();
+    var kind = uri.contains("/cas/") ? "cas" : uri.contains("/ac/") ? "ac" : "other";
+    var method = request.method().name();
+    long in = method.equals("PUT") ? HttpUtil.getContentLength(request, 0L) : 0;
+    metrics.request("http", kind, method, dev.buckcache.metrics.CacheMetrics.resultOf(status, method),
+        System.nanoTime() - started, in, bytesOut);
+  }
 
   /** Keep-alive unless the client asked to close or the body was not fully read. */
   private boolean keepAlive(HttpResponse head) {

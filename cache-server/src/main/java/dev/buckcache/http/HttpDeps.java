@@ -21,4 +21,7 @@ record HttpDeps(
     dev.buckcache.auth.Authenticator authenticator,
     boolean strictReadScope,
     java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
-    Supplier<String> status) {}
+    Supplier<String> status,
+    dev.buckcache.metrics.CacheMetrics metrics,
+    Supplier<String> metricsText,
+    boolean metricsPublic) {}

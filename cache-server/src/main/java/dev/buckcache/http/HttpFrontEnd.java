@@ -47,8 +47,26 @@ public final class HttpFrontEnd implements AutoCloseable {
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
       java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
       Supplier<String> status) throws InterruptedException {
-    var deps = new HttpDeps(store, new ActionResults(store, store), executor, maxBlobSize,
-        Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, certs, status);
+    return start(address, new HttpDeps(store, new ActionResults(store, store), executor, maxBlobSize,
+        Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, certs, status,
+        null, () -> "", false), idleTimeout, tls);
+  }
+
+  /** Starts with fully assembled dependencies (shared counters, metrics). */
+  public static HttpFrontEnd start(InetSocketAddress address, TieredStore store,
+      ActionResults results, StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
+      dev.buckcache.config.DigestConfig digests, dev.buckcache.auth.Authenticator authenticator,
+      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
+      java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
+      Supplier<String> status, dev.buckcache.metrics.CacheMetrics metrics,
+      Supplier<String> metricsText, boolean metricsPublic) throws InterruptedException {
+    return start(address, new HttpDeps(store, results, executor, maxBlobSize,
+        Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, certs, status,
+        metrics, metricsText, metricsPublic), idleTimeout, tls);
+  }
+
+  private static HttpFrontEnd start(InetSocketAddress address, HttpDeps deps, Duration idleTimeout,
+      io.netty.handler.ssl.SslContext tls) throws InterruptedException {
     boolean epoll = Epoll.isAvailable();
     var factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     var boss = new MultiThreadIoEventLoopGroup(1, factory);

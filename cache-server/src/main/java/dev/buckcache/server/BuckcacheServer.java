@@ -38,10 +38,18 @@ public final class BuckcacheServer implements AutoCloseable {
   private final AtomicBoolean stopped = new AtomicBoolean();
   private long openMillis;
 
+  private final io.micrometer.prometheusmetrics.PrometheusMeterRegistry registry =
+      new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
+          io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+  private final dev.buckcache.storage.ActionResults results;
+  private final dev.buckcache.metrics.CacheMetrics metrics;
+
   private BuckcacheServer(ServerConfig config, TieredStore store, StorageExecutor executor) {
     this.config = config;
     this.store = store;
     this.executor = executor;
+    this.results = new dev.buckcache.storage.ActionResults(store, store);
+    this.metrics = new dev.buckcache.metrics.CacheMetrics(registry, store, results);
   }
 
   /** Opens the store and starts serving. */
@@ -80,9 +88,10 @@ public final class BuckcacheServer implements AutoCloseable {
       }
     }
     try {
-      server.http = HttpFrontEnd.start(config.httpAddress(), store, executor, s.maxBlobSize(),
-          config.httpIdleTimeout(), config.digests(), authenticator, strict, httpTls, certs,
-          server::statusJson);
+      server.http = HttpFrontEnd.start(config.httpAddress(), store, server.results, executor,
+          s.maxBlobSize(), config.httpIdleTimeout(), config.digests(), authenticator, strict,
+          httpTls, certs, server::statusJson, server.metrics, server.registry::scrape,
+          config.metricsPublic());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.close();
@@ -93,8 +102,9 @@ public final class BuckcacheServer implements AutoCloseable {
           + " (http.address): " + e.getMessage(), e);
     }
     try {
-      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, config.digests(),
-          config.grpcMaxBatchBytes(), authenticator, strict, grpcTls, certs);
+      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, server.results,
+          config.digests(), config.grpcMaxBatchBytes(), authenticator, strict, grpcTls, certs,
+          server.metrics);
     } catch (java.io.IOException | RuntimeException e) {
       server.close();
       throw new StorageException.Failure("cannot listen on " + config.grpcAddress()

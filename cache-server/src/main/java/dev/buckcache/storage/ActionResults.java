@@ -27,6 +27,18 @@ public final class ActionResults {
 
   private final ActionCache actionCache;
   private final BlobStore cas;
+  private final java.util.concurrent.atomic.LongAdder hits = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder misses = new java.util.concurrent.atomic.LongAdder();
+
+  /** Lookups that returned an entry (integrity checked), since start. */
+  public long hits() {
+    return hits.sum();
+  }
+
+  /** Lookups that found nothing usable, since start. */
+  public long misses() {
+    return misses.sum();
+  }
 
   public ActionResults(ActionCache actionCache, BlobStore cas) {
     this.actionCache = requireNonNull(actionCache, "actionCache");
@@ -45,6 +57,12 @@ public final class ActionResults {
   }
 
   public Lookup get(AcKey key) {
+    var lookup = lookup(key);
+    (lookup.hit() ? hits : misses).increment();
+    return lookup;
+  }
+
+  private Lookup lookup(AcKey key) {
     var stored = actionCache.get(key);
     if (stored.isEmpty()) {
       return Lookup.miss("no action-cache entry");

@@ -133,7 +133,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     var key = StoreKey.cas(new Digest(function, hash, 0));
     var hit = memoryHit(key);
     if (hit != null) {
-      counters.memoryHit();
+      counters.memoryHit(key);
       return hit.bytes();
     }
     return null;
@@ -151,7 +151,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     }
     var entry = located[0];
     if (entry == null || (expectedSize >= 0 && entry.size() != expectedSize)) {
-      counters.miss();
+      counters.miss(key);
       return Optional.empty();
     }
     var stream = disk.stream(entry, offset);
@@ -161,10 +161,10 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
       stream = entry == null ? null : disk.stream(entry, offset);
     }
     if (stream == null) {
-      counters.miss();
+      counters.miss(key);
       return Optional.empty();
     }
-    counters.diskHit();
+    counters.diskHit(key);
     return Optional.of(new DiskReader(entry.size(), stream));
   }
 
@@ -195,15 +195,15 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
       return Optional.of(new AcEntry(kindOf(cached.kind()), cached.bytes()));
     }
     if (located[0] == null) {
-      counters.miss();
+      counters.miss(key);
       return Optional.empty();
     }
     var stream = disk.stream(located[0], 0);
     if (stream == null) {
-      counters.miss();
+      counters.miss(key);
       return Optional.empty();
     }
-    counters.diskHit();
+    counters.diskHit(key);
     try (var reader = new DiskReader(located[0].size(), stream)) {
       return Optional.of(new AcEntry(kindOf(located[0].kind()), readAll(reader)));
     }
@@ -238,7 +238,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
   private MemoryTier.Value memoryOrLoad(StoreKey key, DiskTier.Entry[] located) {
     var hit = memoryHit(key);
     if (hit != null) {
-      counters.memoryHit();
+      counters.memoryHit(key);
       return hit;
     }
     var loaded = memory.get(key, k -> {
@@ -251,10 +251,10 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
       return bytes == null ? null : new MemoryTier.Value(entry.kind(), bytes, entry.ringOffset());
     });
     if (loaded != null && located[0] != null) {
-      counters.diskHit();
+      counters.diskHit(key);
     }
     if (loaded != null && located[0] == null) {
-      counters.memoryHit();
+      counters.memoryHit(key);
     }
     return loaded;
   }
@@ -355,21 +355,46 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     }
   }
 
+  /** Where reads were served from: the memory tier, the disk tier, or nowhere (a miss). */
+  public enum Tier {
+    MEMORY,
+    DISK,
+    MISS
+  }
+
+  /** Reads of {@code cas} (or action-cache) entries served by {@code tier} since start. */
+  public long reads(boolean cas, Tier tier) {
+    return counters.counts[cas ? 0 : 1][tier.ordinal()].sum();
+  }
+
+  /** Read outcomes per kind (CAS, AC) and tier; the current kind is set per call. */
   private static final class TierCounters {
+    final LongAdder[][] counts = new LongAdder[2][3];
     final LongAdder memoryHits = new LongAdder();
     final LongAdder diskHits = new LongAdder();
     final LongAdder misses = new LongAdder();
 
-    void memoryHit() {
+    TierCounters() {
+      for (var row : counts) {
+        for (int i = 0; i < row.length; i++) {
+          row[i] = new LongAdder();
+        }
+      }
+    }
+
+    void memoryHit(StoreKey key) {
       memoryHits.increment();
+      counts[key.isCas() ? 0 : 1][0].increment();
     }
 
-    void diskHit() {
+    void diskHit(StoreKey key) {
       diskHits.increment();
+      counts[key.isCas() ? 0 : 1][1].increment();
     }
 
-    void miss() {
+    void miss(StoreKey key) {
       misses.increment();
+      counts[key.isCas() ? 0 : 1][2].increment();
     }
   }
 }

@@ -1,0 +1,135 @@
+package dev.buckcache.metrics;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.buckcache.storage.ActionResults;
+import dev.buckcache.storage.TieredStore;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.netty.buffer.PooledByteBufAllocator;
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * buckcache's meters, on one injected registry. Names carry the {@code buckcache} prefix and
+ * low-cardinality tags only ({@code protocol}, {@code kind}, {@code method}, {@code result},
+ * {@code tier}); never a digest, a subject or a token. The action-cache hit ratio is the number
+ * operators watch: it counts a result whose outputs are gone as a miss, as clients see it.
+ */
+public final class CacheMetrics {
+  private final MeterRegistry registry;
+
+  public CacheMetrics(MeterRegistry registry, TieredStore store, ActionResults results) {
+    this.registry = requireNonNull(registry, "registry");
+    bindStore(store);
+    bindActionCache(results);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmGcMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ClassLoaderMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new NettyAllocatorMetrics(PooledByteBufAllocator.DEFAULT).bindTo(registry);
+  }
+
+  private void bindStore(TieredStore store) {
+    Gauge.builder("buckcache.store.used", store, s -> s.stats().disk().usedBytes()).baseUnit("bytes")
+        .description("bytes stored on disk, RocksDB's own files excluded").register(registry);
+    Gauge.builder("buckcache.store.max", store, s -> s.stats().disk().maxBytes()).baseUnit("bytes")
+        .description("configured max size (storage.max_size)").register(registry);
+    Gauge.builder("buckcache.store.budget", store, s -> s.stats().disk().budgetBytes()).baseUnit("bytes")
+        .description("eviction starts here: max size less RocksDB's reserve").register(registry);
+    Gauge.builder("buckcache.store.entries", store, s -> s.stats().disk().entries())
+        .description("CAS blobs and action-cache entries on disk").register(registry);
+    Gauge.builder("buckcache.store.uploading", store, s -> s.stats().disk().uploadingBytes())
+        .baseUnit("bytes").description("bytes of uploads in progress").register(registry);
+    Gauge.builder("buckcache.memory.used", store, s -> s.stats().memoryBytes()).baseUnit("bytes")
+        .register(registry);
+    FunctionCounter.builder("buckcache.evictions", store, s -> s.stats().disk().evictedEntries())
+        .description("entries evicted since start").register(registry);
+    FunctionCounter.builder("buckcache.evicted", store, s -> s.stats().disk().evictedBytes())
+        .baseUnit("bytes").register(registry);
+    for (var kind : new String[] {"cas", "ac"}) {
+      boolean cas = kind.equals("cas");
+      for (var tier : TieredStore.Tier.values()) {
+        FunctionCounter.builder("buckcache.store.reads", store, s -> s.reads(cas, tier))
+            .tag("kind", kind).tag("tier", tier.name().toLowerCase(Locale.ROOT))
+            .description("reads by the tier that served them (miss: none)").register(registry);
+      }
+    }
+    Gauge.builder("buckcache.hit.ratio", store, s -> ratio(
+            s.reads(true, TieredStore.Tier.MEMORY) + s.reads(true, TieredStore.Tier.DISK),
+            s.reads(true, TieredStore.Tier.MISS)))
+        .tag("kind", "cas").description("CAS reads that found their blob, since start").register(registry);
+  }
+
+  private void bindActionCache(ActionResults results) {
+    FunctionCounter.builder("buckcache.ac.lookups", results, ActionResults::hits).tag("result", "hit")
+        .description("action-cache lookups; a result with missing outputs is a miss").register(registry);
+    FunctionCounter.builder("buckcache.ac.lookups", results, ActionResults::misses).tag("result", "miss")
+        .register(registry);
+    Gauge.builder("buckcache.hit.ratio", results, r -> ratio(r.hits(), r.misses()))
+        .tag("kind", "ac").description("action-cache hits / lookups, since start").register(registry);
+  }
+
+  private static double ratio(double hits, double misses) {
+    return hits + misses == 0 ? 0 : hits / (hits + misses);
+  }
+
+  /**
+   * One request or RPC finished.
+   *
+   * @param kind cas, ac or other
+   * @param result hit, miss, ok, client_error, unauthenticated, denied, server_error
+   */
+  public void request(String protocol, String kind, String method, String result, long nanos,
+      long bytesIn, long bytesOut) {
+    Counter.builder("buckcache.requests").tag("protocol", protocol).tag("kind", kind)
+        .tag("method", method).tag("result", result).register(registry).increment();
+    Timer.builder("buckcache.request.duration").tag("protocol", protocol).tag("kind", kind)
+        .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+        .maximumExpectedValue(Duration.ofSeconds(30)).register(registry)
+        .record(Duration.ofNanos(nanos));
+    if (bytesIn > 0) {
+      Counter.builder("buckcache.transferred").baseUnit("bytes").tag("protocol", protocol)
+          .tag("direction", "in").register(registry).increment(bytesIn);
+    }
+    if (bytesOut > 0) {
+      Counter.builder("buckcache.transferred").baseUnit("bytes").tag("protocol", protocol)
+          .tag("direction", "out").register(registry).increment(bytesOut);
+    }
+  }
+
+  public void authFailure(String protocol, String reason) {
+    Counter.builder("buckcache.auth.failures").tag("protocol", protocol)
+        .tag("reason", reason.toLowerCase(Locale.ROOT)).register(registry).increment();
+  }
+
+  /** The result tag for an HTTP status. */
+  public static String resultOf(int status, String method) {
+    if (status == 404) {
+      return "miss";
+    }
+    if (status == 401) {
+      return "unauthenticated";
+    }
+    if (status == 403) {
+      return "denied";
+    }
+    if (status >= 500) {
+      return "server_error";
+    }
+    if (status >= 400) {
+      return "client_error";
+    }
+    return method.equals("GET") || method.equals("HEAD") ? "hit" : "ok";
+  }
+}

@@ -1,0 +1,131 @@
+package dev.buckcache.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import build.bazel.remote.execution.v2.ActionCacheGrpc;
+import build.bazel.remote.execution.v2.ActionResult;
+import build.bazel.remote.execution.v2.Digest;
+import build.bazel.remote.execution.v2.GetActionResultRequest;
+import build.bazel.remote.execution.v2.UpdateActionResultRequest;
+import dev.buckcache.config.ConfigLoader;
+import dev.buckcache.digest.DigestFunction;
+import io.grpc.CallCredentials;
+import io.grpc.Metadata;
+import io.grpc.netty.NettyChannelBuilder;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Scripted traffic over both protocols moves the Prometheus meters as it should. */
+class MetricsTest {
+  @TempDir Path dir;
+  private BuckcacheServer server;
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  @BeforeEach
+  void start() {
+    var config = new ConfigLoader(Map.of("AUTH_TOKEN", "t0ken"), 4L << 30).load(null, Map.of(
+        "storage.dir", dir.toString(), "storage.max_size", "128MB", "storage.memory_size", "8MB",
+        "http.address", "127.0.0.1:0", "grpc.address", "127.0.0.1:0"));
+    server = BuckcacheServer.start(config);
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  private String url(String path) {
+    return "http://127.0.0.1:" + server.httpAddress().getPort() + path;
+  }
+
+  private int send(String method, String path, byte[] body, boolean token) throws Exception {
+    var b = HttpRequest.newBuilder(URI.create(url(path)))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+    if (token) {
+      b.header("Authorization", "Bearer t0ken");
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+  }
+
+  private String scrape() throws Exception {
+    var r = http.send(HttpRequest.newBuilder(URI.create(url("/metrics"))).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as("loopback reads /metrics without a token").isEqualTo(200);
+    return r.body();
+  }
+
+  private static double value(String scrape, String series) {
+    var m = Pattern.compile("^" + Pattern.quote(series) + " ([0-9.eE+-]+)$", Pattern.MULTILINE).matcher(scrape);
+    assertThat(m.find()).as("series %s in\n%s", series, scrape.lines().filter(l -> l.startsWith("buckcache"))
+        .reduce("", (a, b) -> a + "\n" + b)).isTrue();
+    return Double.parseDouble(m.group(1));
+  }
+
+  @Test
+  void httpHitsMissesAndAuthFailures_areCounted() throws Exception {
+    var blob = "some output".getBytes();
+    var sha = DigestFunction.SHA256.hash(blob);
+    assertThat(send("PUT", "/cas/" + sha, blob, true)).isEqualTo(200);
+    assertThat(send("GET", "/cas/" + sha, null, true)).isEqualTo(200);
+    assertThat(send("GET", "/cas/" + "0".repeat(64), null, true)).isEqualTo(404);
+    assertThat(send("GET", "/cas/" + sha, null, false)).isEqualTo(401);
+    var s = scrape();
+    assertThat(value(s, "buckcache_requests_total{kind=\"cas\",method=\"GET\",protocol=\"http\",result=\"hit\"}")).isEqualTo(1);
+    assertThat(value(s, "buckcache_requests_total{kind=\"cas\",method=\"GET\",protocol=\"http\",result=\"miss\"}")).isEqualTo(1);
+    assertThat(value(s, "buckcache_requests_total{kind=\"cas\",method=\"PUT\",protocol=\"http\",result=\"ok\"}")).isEqualTo(1);
+    assertThat(value(s, "buckcache_auth_failures_total{protocol=\"http\",reason=\"missing\"}")).isEqualTo(1);
+    assertThat(value(s, "buckcache_hit_ratio{kind=\"cas\"}")).isEqualTo(0.5);
+    assertThat(value(s, "buckcache_transferred_bytes_total{direction=\"in\",protocol=\"http\"}")).isEqualTo(blob.length);
+    assertThat(value(s, "buckcache_store_entries")).isEqualTo(1);
+    assertThat(s).contains("jvm_memory_used_bytes").contains("netty_allocator_memory_used")
+        .contains("buckcache_request_duration_seconds_bucket").doesNotContain("t0ken").doesNotContain(sha);
+  }
+
+  @Test
+  void grpcActionCache_hitRatioCountsIntegrity() throws Exception {
+    var channel = NettyChannelBuilder.forAddress(server.grpcAddress()).usePlaintext().build();
+    try {
+      var ac = ActionCacheGrpc.newBlockingStub(channel).withCallCredentials(new CallCredentials() {
+        @Override
+        public void applyRequestMetadata(RequestInfo info, Executor e, MetadataApplier applier) {
+          var m = new Metadata();
+          m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer t0ken");
+          applier.apply(m);
+        }
+      });
+      var action = Digest.newBuilder().setHash("a".repeat(64)).setSizeBytes(10).build();
+      ac.updateActionResult(UpdateActionResultRequest.newBuilder().setActionDigest(action)
+          .setActionResult(ActionResult.getDefaultInstance()).build());
+      ac.getActionResult(GetActionResultRequest.newBuilder().setActionDigest(action).build());
+      var dangling = ActionResult.newBuilder();
+      dangling.addOutputFilesBuilder().setPath("o").getDigestBuilder().setHash("b".repeat(64)).setSizeBytes(3);
+      var other = Digest.newBuilder().setHash("c".repeat(64)).setSizeBytes(10).build();
+      ac.updateActionResult(UpdateActionResultRequest.newBuilder().setActionDigest(other)
+          .setActionResult(dangling).build());
+      try {
+        ac.getActionResult(GetActionResultRequest.newBuilder().setActionDigest(other).build());
+      } catch (io.grpc.StatusRuntimeException expected) {
+        // NOT_FOUND: its output is missing
+      }
+      var s = scrape();
+      assertThat(value(s, "buckcache_ac_lookups_total{result=\"hit\"}")).isEqualTo(1);
+      assertThat(value(s, "buckcache_ac_lookups_total{result=\"miss\"}")).isEqualTo(1);
+      assertThat(value(s, "buckcache_hit_ratio{kind=\"ac\"}")).isEqualTo(0.5);
+      assertThat(value(s, "buckcache_requests_total{kind=\"ac\",method=\"GetActionResult\",protocol=\"grpc\",result=\"hit\"}")).isEqualTo(1);
+      assertThat(value(s, "buckcache_requests_total{kind=\"ac\",method=\"GetActionResult\",protocol=\"grpc\",result=\"miss\"}")).isEqualTo(1);
+    } finally {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+}
