@@ -64,4 +64,29 @@ class ServeCommandProcessTest {
       assertThat(p.output()).anySatisfy(l -> assertThat(l).startsWith("buckcache 0."));
     }
   }
+
+  @Test
+  void accessLogInJson_oneLinePerRequest_withSubject_neverTheToken() throws Exception {
+    var tokens = dir.resolve("tokens.txt");
+    java.nio.file.Files.writeString(tokens, "s3cret-token ci write\n");
+    var args = new java.util.ArrayList<>(java.util.List.of("serve", "--dir", dir.resolve("data").toString(),
+        "--max-size", "64MB", "--memory-size", "16MB", "--http-address", "127.0.0.1:0",
+        "--grpc-address", "127.0.0.1:0", "--access-log", "--auth", "static",
+        "--static-token-file", tokens.toString()));
+    try (var server = ServerProcess.start(Map.of("BUCKCACHE_LOG_FORMAT", "json"), args.toArray(String[]::new))) {
+      var ready = server.awaitLine("buckcache ready", WAIT);
+      assertThat(ready).startsWith("{").contains("\"level\":\"INFO\"");
+      var port = java.util.regex.Pattern.compile("http on 127.0.0.1:(\\d+)").matcher(ready);
+      assertThat(port.find()).isTrue();
+      var http = java.net.http.HttpClient.newHttpClient();
+      var get = java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+          "http://127.0.0.1:" + port.group(1) + "/cas/" + "e".repeat(64)))
+          .header("Authorization", "Bearer s3cret-token").build();
+      assertThat(http.send(get, java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(404);
+      var line = server.awaitLine("buckcache.access", WAIT);
+      assertThat(line).contains("http GET cas " + "e".repeat(64) + " 404").contains("sub=ci");
+      server.terminate(WAIT);
+      assertThat(String.join("\n", server.output())).doesNotContain("s3cret-token");
+    }
+  }
 }

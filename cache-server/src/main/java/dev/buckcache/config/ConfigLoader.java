@@ -106,6 +106,9 @@ public final class ConfigLoader {
   public static final Setting METRICS_PUBLIC = new Setting("metrics.public",
       "BUCKCACHE_METRICS_PUBLIC", "--metrics-public", "true|false", "false",
       "serve /metrics without a token to any address (default: loopback only)");
+  public static final Setting ACCESS_LOG = new Setting("server.access_log",
+      "BUCKCACHE_ACCESS_LOG", "--access-log", "true|false", "false",
+      "one log line per request (logger buckcache.access)");
   public static final Setting DIGEST_DEFAULT = new Setting("digest.default",
       "BUCKCACHE_DIGEST_DEFAULT", "--digest-default", "FUNCTION", "sha256",
       "what a 64-hex hash means: sha256 or blake3");
@@ -117,7 +120,7 @@ public final class ConfigLoader {
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, GRPC_ADDRESS,
       GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
       STATIC_TOKEN_FILE, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
-      TLS_CLIENT_SCOPE, TLS_RELOAD, METRICS_PUBLIC, INSECURE_NO_AUTH, DIGEST_DEFAULT,
+      TLS_CLIENT_SCOPE, TLS_RELOAD, METRICS_PUBLIC, ACCESS_LOG, INSECURE_NO_AUTH, DIGEST_DEFAULT,
       DIGEST_INSTANCES, SHUTDOWN_GRACE);
 
   private final Map<String, String> env;
@@ -187,8 +190,9 @@ public final class ConfigLoader {
         get(values, DIGEST_INSTANCES, ConfigLoader::parseInstanceDigests));
     boolean insecure = get(values, INSECURE_NO_AUTH, ConfigLoader::parseBoolean);
     boolean metricsPublic = get(values, METRICS_PUBLIC, ConfigLoader::parseBoolean);
-    return new ServerConfig(storage, http, idle, grpc, maxBatch, auth, tls, metricsPublic, insecure,
-        digests, grace);
+    boolean accessLog = get(values, ACCESS_LOG, ConfigLoader::parseBoolean);
+    return new ServerConfig(storage, http, idle, grpc, maxBatch, auth, tls, metricsPublic, accessLog,
+        insecure, digests, grace);
   }
 
   private static <T> T get(Map<String, Sourced> values, Setting s, Function<String, T> parse) {

@@ -15,6 +15,7 @@ import java.time.Duration;
  * @param auth how callers authenticate (auth.*)
  * @param tls TLS and mTLS on both ports (tls.*)
  * @param metricsPublic serve /metrics without a token to any address (metrics.public)
+ * @param accessLog one log line per request (server.access_log)
  * @param insecureNoAuth serving a non-loopback address without auth was allowed explicitly
  * @param digests what a 64-hex hash means, per instance (digest.*)
  * @param shutdownGrace how long in-flight work may take after SIGTERM (server.shutdown_grace)
@@ -28,6 +29,7 @@ public record ServerConfig(
     AuthConfig auth,
     TlsConfig tls,
     boolean metricsPublic,
+    boolean accessLog,
     boolean insecureNoAuth,
     DigestConfig digests,
     Duration shutdownGrace) {

@@ -27,8 +27,11 @@ final class MetricsInterceptor implements ServerInterceptor {
     return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
       @Override
       public void close(Status status, Metadata trailers) {
-        metrics.request("grpc", kind, method, resultOf(status.getCode(), method),
-            System.nanoTime() - start, 0, 0);
+        long nanos = System.nanoTime() - start;
+        metrics.request("grpc", kind, method, resultOf(status.getCode(), method), nanos, 0, 0);
+        var caller = Callers.CALLER.get();
+        metrics.accessLog().request("grpc", method, kind, "-", status.getCode().name(), 0, 0, nanos,
+            caller == null ? null : caller.principal().subject());
         super.close(status, trailers);
       }
     }, headers);

@@ -121,6 +121,13 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     if (path.equals("/metrics")) {
       return metrics(request);
     }
+    var exchange = routeAuthenticated(request, method, path, principal);
+    exchange.subject = principal.subject();
+    return exchange;
+  }
+
+  private Exchange routeAuthenticated(HttpRequest request, HttpMethod method, String path,
+      Principal principal) {
     if (path.equals("/status")) {
       if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
         return methodNotAllowed(request, "GET, HEAD");

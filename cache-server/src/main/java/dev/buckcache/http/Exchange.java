@@ -31,6 +31,8 @@ abstract class Exchange {
   private boolean requestComplete;
   private boolean responded;
   private final long started = System.nanoTime();
+  /** The authenticated caller's subject, for the access log (never the token). */
+  String subject;
   private int status;
   private long bytesOut;
 
@@ -159,8 +161,12 @@ abstract class Exchange {
     var kind = uri.contains("/cas/") ? "cas" : uri.contains("/ac/") ? "ac" : "other";
     var method = request.method().name();
     long in = method.equals("PUT") ? HttpUtil.getContentLength(request, 0L) : 0;
+    long nanos = System.nanoTime() - started;
     metrics.request("http", kind, method, dev.buckcache.metrics.CacheMetrics.resultOf(status, method),
-        System.nanoTime() - started, in, bytesOut);
+        nanos, in, bytesOut);
+    int slash = uri.lastIndexOf('/');
+    metrics.accessLog().request("http", method, kind, kind.equals("other") ? uri : uri.substring(slash + 1),
+        Integer.toString(status), in, bytesOut, nanos, subject);
   }
 
   /** Keep-alive unless the client asked to close or the body was not fully read. */

@@ -27,9 +27,16 @@ import java.util.Locale;
  */
 public final class CacheMetrics {
   private final MeterRegistry registry;
+  private final AccessLog accessLog;
 
   public CacheMetrics(MeterRegistry registry, TieredStore store, ActionResults results) {
+    this(registry, store, results, AccessLog.OFF);
+  }
+
+  public CacheMetrics(MeterRegistry registry, TieredStore store, ActionResults results,
+      AccessLog accessLog) {
     this.registry = requireNonNull(registry, "registry");
+    this.accessLog = requireNonNull(accessLog, "accessLog");
     bindStore(store);
     bindActionCache(results);
     new JvmMemoryMetrics().bindTo(registry);
@@ -106,6 +113,11 @@ public final class CacheMetrics {
       Counter.builder("buckcache.transferred").baseUnit("bytes").tag("protocol", protocol)
           .tag("direction", "out").register(registry).increment(bytesOut);
     }
+  }
+
+  /** The access log this server writes (possibly off). */
+  public AccessLog accessLog() {
+    return accessLog;
   }
 
   public void authFailure(String protocol, String reason) {

@@ -49,7 +49,8 @@ public final class BuckcacheServer implements AutoCloseable {
     this.store = store;
     this.executor = executor;
     this.results = new dev.buckcache.storage.ActionResults(store, store);
-    this.metrics = new dev.buckcache.metrics.CacheMetrics(registry, store, results);
+    this.metrics = new dev.buckcache.metrics.CacheMetrics(registry, store, results,
+        new dev.buckcache.metrics.AccessLog(config.accessLog()));
   }
 
   /** Opens the store and starts serving. */
