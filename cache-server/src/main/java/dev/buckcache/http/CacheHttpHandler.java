@@ -103,8 +103,12 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
       return new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
           "text/plain; charset=utf-8", "ok\n", null);
     }
-    if (path.equals("/metrics") && (deps.metricsPublic() || fromLoopback())) {
+    boolean open = deps.metricsPublic() || fromLoopback();
+    if (path.equals("/metrics") && open) {
       return metrics(request);
+    }
+    if (path.equals("/") && open) {
+      return statusPage(request);
     }
     Principal principal;
     try {
@@ -120,6 +124,9 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     }
     if (path.equals("/metrics")) {
       return metrics(request);
+    }
+    if (path.equals("/")) {
+      return statusPage(request);
     }
     var exchange = routeAuthenticated(request, method, path, principal);
     exchange.subject = principal.subject();
@@ -163,6 +170,14 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
   private boolean fromLoopback() {
     return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a
         && a.getAddress() != null && a.getAddress().isLoopbackAddress();
+  }
+
+  private Exchange statusPage(HttpRequest request) {
+    if (!request.method().equals(HttpMethod.GET) && !request.method().equals(HttpMethod.HEAD)) {
+      return methodNotAllowed(request, "GET, HEAD");
+    }
+    return new FixedExchange(this, ctx, request, deps, HttpResponseStatus.OK,
+        "text/html; charset=utf-8", deps.statusPage().get(), null);
   }
 
   private Exchange metrics(HttpRequest request) {

@@ -24,4 +24,5 @@ record HttpDeps(
     Supplier<String> status,
     dev.buckcache.metrics.CacheMetrics metrics,
     Supplier<String> metricsText,
-    boolean metricsPublic) {}
+    boolean metricsPublic,
+    Supplier<String> statusPage) {}

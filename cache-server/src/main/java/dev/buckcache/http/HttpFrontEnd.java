@@ -49,7 +49,7 @@ public final class HttpFrontEnd implements AutoCloseable {
       Supplier<String> status) throws InterruptedException {
     return start(address, new HttpDeps(store, new ActionResults(store, store), executor, maxBlobSize,
         Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, certs, status,
-        null, () -> "", false), idleTimeout, tls);
+        null, () -> "", false, () -> ""), idleTimeout, tls);
   }
 
   /** Starts with fully assembled dependencies (shared counters, metrics). */
@@ -59,10 +59,11 @@ public final class HttpFrontEnd implements AutoCloseable {
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
       java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
       Supplier<String> status, dev.buckcache.metrics.CacheMetrics metrics,
-      Supplier<String> metricsText, boolean metricsPublic) throws InterruptedException {
+      Supplier<String> metricsText, boolean metricsPublic, Supplier<String> statusPage)
+      throws InterruptedException {
     return start(address, new HttpDeps(store, results, executor, maxBlobSize,
         Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, certs, status,
-        metrics, metricsText, metricsPublic), idleTimeout, tls);
+        metrics, metricsText, metricsPublic, statusPage), idleTimeout, tls);
   }
 
   private static HttpFrontEnd start(InetSocketAddress address, HttpDeps deps, Duration idleTimeout,

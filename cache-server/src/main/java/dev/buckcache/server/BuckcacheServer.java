@@ -92,7 +92,7 @@ public final class BuckcacheServer implements AutoCloseable {
       server.http = HttpFrontEnd.start(config.httpAddress(), store, server.results, executor,
           s.maxBlobSize(), config.httpIdleTimeout(), config.digests(), authenticator, strict,
           httpTls, certs, server::statusJson, server.metrics, server.registry::scrape,
-          config.metricsPublic());
+          config.metricsPublic(), server::statusPage);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.close();
@@ -144,6 +144,14 @@ public final class BuckcacheServer implements AutoCloseable {
   /** The HTTP front end's bound address (its port when configured as 0). */
   public java.net.InetSocketAddress httpAddress() {
     return http.address();
+  }
+
+  String statusPage() {
+    var v = BuckcacheServer.class.getPackage().getImplementationVersion();
+    var endpoints = (http == null ? "" : "http " + hostPort(http.address()))
+        + (grpc == null ? "" : ", grpc " + hostPort(grpc.address()));
+    return StatusPage.render(store.stats(), results, started, java.time.Instant.now(),
+        v == null ? "dev" : v, endpoints);
   }
 
   String statusJson() {

@@ -52,7 +52,7 @@ final class HttpHarness implements AutoCloseable {
         Math.min(maxBlobSize, 1 << 20),
         new dev.buckcache.config.DigestConfig(dev.buckcache.digest.DigestFunction.SHA256,
             java.util.Map.of("b3", dev.buckcache.digest.DigestFunction.BLAKE3)),
-        authenticator, false, peer -> null, () -> "{\"CurrSize\":0}\n", null, () -> "", false);
+        authenticator, false, peer -> null, () -> "{\"CurrSize\":0}\n", null, () -> "", false, () -> "<html></html>");
     return new EmbeddedChannel(new HttpServerCodec(new HttpDecoderConfig()
         .setMaxInitialLineLength(HttpInitializer.MAX_INITIAL_LINE)
         .setMaxHeaderSize(HttpInitializer.MAX_HEADER_SIZE)

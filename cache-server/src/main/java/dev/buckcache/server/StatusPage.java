@@ -1,0 +1,90 @@
+package dev.buckcache.server;
+
+import dev.buckcache.config.Sizes;
+import dev.buckcache.storage.ActionResults;
+import dev.buckcache.storage.StoreStats;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+
+/**
+ * The human status page at {@code /}: hit ratios, stored vs max, entries, evictions, uptime.
+ * One self-contained HTML document (no external assets), refreshing itself every 10 s.
+ */
+final class StatusPage {
+  private StatusPage() {}
+
+  static String render(StoreStats s, ActionResults ac, Instant started, Instant now, String version,
+      String endpoints) {
+    var d = s.disk();
+    long casHits = s.memoryHits() + s.diskHits();
+    double casRatio = ratio(casHits, s.misses());
+    double acRatio = ratio(ac.hits(), ac.misses());
+    double fill = d.maxBytes() == 0 ? 0 : (double) d.usedBytes() / d.maxBytes();
+    var up = Duration.between(started, now);
+    return """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8">
+        <meta http-equiv="refresh" content="10">
+        <title>buckcache status</title>
+        <style>
+          body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2330; background: #f6f7f9; }
+          h1 { font-size: 1.4rem; margin: 0 0 .2rem; } .sub { color: #5b6472; margin-bottom: 1.5rem; }
+          .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(15rem, 1fr)); gap: 1rem; }
+          .card { background: #fff; border-radius: .6rem; padding: 1rem 1.2rem; box-shadow: 0 1px 3px #0002; }
+          .label { color: #5b6472; font-size: .85rem; text-transform: uppercase; letter-spacing: .04em; }
+          .big { font-size: 2.2rem; font-weight: 600; margin: .3rem 0; }
+          .bar { height: .7rem; background: #e3e6eb; border-radius: .35rem; overflow: hidden; }
+          .bar > div { height: 100%%; background: %s; }
+          .ok { color: #1a7f37; } .warn { color: #b35900; } .bad { color: #c62828; }
+        </style></head><body>
+        <h1>buckcache <span class="%s">● %s</span></h1>
+        <div class="sub">version %s · up %s · %s</div>
+        <div class="grid">
+          <div class="card"><div class="label">Action-cache hit ratio</div>
+            <div class="big %s" id="ac-hit-ratio">%s</div>%d hits, %d misses</div>
+          <div class="card"><div class="label">CAS hit ratio</div>
+            <div class="big" id="cas-hit-ratio">%s</div>%d hits (%d from memory), %d misses</div>
+          <div class="card"><div class="label">Stored</div>
+            <div class="big" id="stored">%s</div>
+            <div class="bar"><div style="width:%.1f%%"></div></div>of %s max · eviction at %s</div>
+          <div class="card"><div class="label">Entries</div>
+            <div class="big" id="entries">%,d</div>%,d evicted (%s) · %d in memory</div>
+        </div></body></html>
+        """.formatted(fill > 0.97 ? "#c62828" : "#2f6feb",
+            health(acRatio, ac.hits() + ac.misses()), healthText(acRatio, ac.hits() + ac.misses()),
+            esc(version), human(up), esc(endpoints),
+            health(acRatio, ac.hits() + ac.misses()), percent(acRatio, ac.hits() + ac.misses()),
+            ac.hits(), ac.misses(),
+            percent(casRatio, casHits + s.misses()), casHits, s.memoryHits(), s.misses(),
+            Sizes.format(d.usedBytes()), fill * 100, Sizes.format(d.maxBytes()),
+            Sizes.format(d.budgetBytes()),
+            d.entries(), d.evictedEntries(), Sizes.format(d.evictedBytes()), s.memoryEntries());
+  }
+
+  private static double ratio(long hits, long misses) {
+    return hits + misses == 0 ? 0 : (double) hits / (hits + misses);
+  }
+
+  private static String percent(double r, long n) {
+    return n == 0 ? "–" : String.format(Locale.ROOT, "%.1f%%", r * 100);
+  }
+
+  /** Operators aim for 70%+ and worry under 50%. */
+  private static String health(double r, long n) {
+    return n == 0 || r >= 0.7 ? "ok" : r >= 0.5 ? "warn" : "bad";
+  }
+
+  private static String healthText(double r, long n) {
+    return n == 0 ? "serving, no action-cache lookups yet" : r >= 0.7 ? "healthy" : r >= 0.5 ? "hit ratio low" : "hit ratio under 50%";
+  }
+
+  private static String human(Duration d) {
+    long h = d.toHours();
+    return h > 0 ? h + " h " + d.toMinutesPart() + " min" : d.toMinutes() + " min " + d.toSecondsPart() + " s";
+  }
+
+  private static String esc(String s) {
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+  }
+}
