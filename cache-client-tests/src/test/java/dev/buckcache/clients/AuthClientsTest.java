@@ -85,8 +85,7 @@ class AuthClientsTest {
         if (cache.startsWith("grpc")) {
           reader.add("--remote_upload_local_results=false");
         }
-        var first = ws.bazel("build", writer); // may already hit: both passes share one server
-        int actions = BazelWorkspace.executed(first) + BazelWorkspace.remoteHits(first);
+        int actions = ws.cleanRebuild(writer).actions(); // may already hit: one server for both passes
         ws.bazel("clean", List.of());
         var hits = ws.bazel("build", reader);
         assertThat(BazelWorkspace.remoteHits(hits)).as(BazelWorkspace.summary(hits)).isEqualTo(actions);

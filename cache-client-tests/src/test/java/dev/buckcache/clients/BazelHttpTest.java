@@ -19,16 +19,11 @@ class BazelHttpTest {
       var ws = new BazelWorkspace(dir.resolve("bazel"));
       var flags = List.of("--remote_cache=" + server.http());
       try {
-        var first = ws.bazel("build", flags);
-        int actions = BazelWorkspace.executed(first);
-        assertThat(actions).as("first build: %s", BazelWorkspace.summary(first)).isGreaterThan(4);
-        ws.bazel("clean", List.of());
-        var second = ws.bazel("build", flags);
-        System.out.println("bazel http: first build " + BazelWorkspace.summary(first)
-            + "; after clean " + BazelWorkspace.summary(second));
-        assertThat(BazelWorkspace.remoteHits(second))
-            .as("rebuild: %s", BazelWorkspace.summary(second)).isEqualTo(actions);
-        assertThat(BazelWorkspace.executed(second)).isZero();
+        var run = ws.cleanRebuild(flags);
+        System.out.println("bazel http: " + run.summary());
+        assertThat(BazelWorkspace.executed(run.first())).as(run.summary()).isGreaterThan(4);
+        assertThat(BazelWorkspace.remoteHits(run.second())).as(run.summary()).isEqualTo(run.actions());
+        assertThat(BazelWorkspace.executed(run.second())).isZero();
       } finally {
         ws.shutdown();
       }

@@ -53,13 +53,9 @@ class BazelTlsTest {
         ws.startupOption("--host_jvm_args=-Djavax.net.ssl.trustStorePassword=changeit");
         var flags = List.of("--remote_cache=" + cache, "--tls_certificate=" + dir.resolve("ca.pem"));
         try {
-          var first = ws.bazel("build", flags);
-          int actions = BazelWorkspace.executed(first) + BazelWorkspace.remoteHits(first);
-          ws.bazel("clean", List.of());
-          var second = ws.bazel("build", flags);
-          System.out.println("bazel tls " + cache.replaceAll(":\\d+", "") + ": after clean "
-              + BazelWorkspace.summary(second));
-          assertThat(BazelWorkspace.remoteHits(second)).as(BazelWorkspace.summary(second)).isEqualTo(actions);
+          var run = ws.cleanRebuild(flags);
+          System.out.println("bazel tls " + cache.replaceAll(":\\d+", "") + ": " + run.summary());
+          assertThat(BazelWorkspace.remoteHits(run.second())).as(run.summary()).isEqualTo(run.actions());
         } finally {
           ws.shutdown();
         }

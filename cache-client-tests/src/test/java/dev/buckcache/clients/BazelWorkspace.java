@@ -95,6 +95,24 @@ final class BazelWorkspace {
     return n;
   }
 
+  /** A build, {@code bazel clean}, and the same build again. */
+  record CleanRebuild(Clients.Result first, Clients.Result second) {
+    /** Cacheable actions: executed in the first build, or already hits there. */
+    int actions() {
+      return executed(first) + remoteHits(first);
+    }
+
+    String summary() {
+      return "first build " + BazelWorkspace.summary(first) + "; after clean " + BazelWorkspace.summary(second);
+    }
+  }
+
+  CleanRebuild cleanRebuild(List<String> flags) throws Exception {
+    var first = bazel("build", flags);
+    bazel("clean", List.of());
+    return new CleanRebuild(first, bazel("build", flags));
+  }
+
   void shutdown() throws Exception {
     var args = new ArrayList<>(List.of("bazel", "--output_user_root=" + outputRoot));
     args.addAll(startupOptions);
