@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.PrivateKey;
 import java.security.PublicKey;
+import java.util.ArrayList;
+import java.util.List;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.cert.X509CertificateHolder;
@@ -49,29 +51,40 @@ public final class Pem {
     return out.toString();
   }
 
-  public static PublicKey readPublic(Path file) throws IOException {
-    try (var parser = new PEMParser(new StringReader(Files.readString(file)))) {
-      var object = parser.readObject();
-      if (object instanceof SubjectPublicKeyInfo info) {
-        return CONVERTER.getPublicKey(info);
+  /** The objects in a PEM file; a malformed file is an error naming it. */
+  private static List<Object> objects(Path file) throws IOException {
+    var text = Files.readString(file);
+    try (var parser = new PEMParser(new StringReader(text))) {
+      var out = new ArrayList<Object>();
+      for (var o = parser.readObject(); o != null; o = parser.readObject()) {
+        out.add(o);
       }
-      if (object instanceof X509CertificateHolder cert) {
-        return CONVERTER.getPublicKey(cert.getSubjectPublicKeyInfo());
-      }
-      throw new IOException(file + " is not a PEM public key");
+      return out;
+    } catch (IOException | RuntimeException e) {
+      throw new IOException(file + " is not valid PEM: " + e.getMessage(), e);
     }
+  }
+
+  public static PublicKey readPublic(Path file) throws IOException {
+    var objects = objects(file);
+    var object = objects.isEmpty() ? null : objects.get(0);
+    if (object instanceof SubjectPublicKeyInfo info) {
+      return CONVERTER.getPublicKey(info);
+    }
+    if (object instanceof X509CertificateHolder cert) {
+      return CONVERTER.getPublicKey(cert.getSubjectPublicKeyInfo());
+    }
+    throw new IOException(file + " is not a PEM public key");
   }
 
   /** The private key in a PEM file: PKCS#8, SEC1 (EC PRIVATE KEY) or PKCS#1 (RSA PRIVATE KEY). */
   public static PrivateKey readPrivate(Path file) throws IOException {
-    try (var parser = new PEMParser(new StringReader(Files.readString(file)))) {
-      for (var o = parser.readObject(); o != null; o = parser.readObject()) {
-        if (o instanceof PrivateKeyInfo info) {
-          return CONVERTER.getPrivateKey(info);
-        }
-        if (o instanceof PEMKeyPair pair) {
-          return CONVERTER.getPrivateKey(pair.getPrivateKeyInfo());
-        }
+    for (var o : objects(file)) {
+      if (o instanceof PrivateKeyInfo info) {
+        return CONVERTER.getPrivateKey(info);
+      }
+      if (o instanceof PEMKeyPair pair) {
+        return CONVERTER.getPrivateKey(pair.getPrivateKeyInfo());
       }
     }
     throw new IOException(file + " holds no PEM private key");
@@ -81,19 +94,17 @@ public final class Pem {
   public static KeyPair readKeyPair(Path file) throws IOException {
     PrivateKey privateKey = null;
     PublicKey publicKey = null;
-    try (var parser = new PEMParser(new StringReader(Files.readString(file)))) {
-      for (var o = parser.readObject(); o != null; o = parser.readObject()) {
-        if (o instanceof PrivateKeyInfo info) {
-          privateKey = CONVERTER.getPrivateKey(info);
-        } else if (o instanceof PEMKeyPair pair && pair.getPublicKeyInfo() != null) {
-          var kp = CONVERTER.getKeyPair(pair);
-          privateKey = kp.getPrivate();
-          publicKey = kp.getPublic();
-        } else if (o instanceof PEMKeyPair pair) {
-          privateKey = CONVERTER.getPrivateKey(pair.getPrivateKeyInfo());
-        } else if (o instanceof SubjectPublicKeyInfo info) {
-          publicKey = CONVERTER.getPublicKey(info);
-        }
+    for (var o : objects(file)) {
+      if (o instanceof PrivateKeyInfo info) {
+        privateKey = CONVERTER.getPrivateKey(info);
+      } else if (o instanceof PEMKeyPair pair && pair.getPublicKeyInfo() != null) {
+        var kp = CONVERTER.getKeyPair(pair);
+        privateKey = kp.getPrivate();
+        publicKey = kp.getPublic();
+      } else if (o instanceof PEMKeyPair pair) {
+        privateKey = CONVERTER.getPrivateKey(pair.getPrivateKeyInfo());
+      } else if (o instanceof SubjectPublicKeyInfo info) {
+        publicKey = CONVERTER.getPublicKey(info);
       }
     }
     if (privateKey == null || publicKey == null) {

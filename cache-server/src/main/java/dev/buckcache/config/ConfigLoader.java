@@ -38,7 +38,7 @@ public final class ConfigLoader {
       "eviction frees down to this fraction of the budget");
   public static final Setting MEMORY_SIZE = new Setting("storage.memory_size",
       "BUCKCACHE_MEMORY_SIZE", "--memory-size", "SIZE", "512MB",
-      "memory tier for small blobs, 0 = off");
+      "memory tier for small blobs, 0 = off; the default shrinks to a quarter of a small heap");
   public static final Setting COMPRESSION = new Setting("storage.compression",
       "BUCKCACHE_COMPRESSION", "--compression", "zstd|none", "zstd", "disk encoding");
   public static final Setting ZSTD_LEVEL = new Setting("storage.zstd_level",
@@ -163,6 +163,9 @@ public final class ConfigLoader {
     double cleanup = get(values, CLEANUP, Double::parseDouble);
     check(cleanup > 0 && cleanup < 1, values, CLEANUP, "must be between 0 and 1, e.g. 0.8");
     long memory = get(values, MEMORY_SIZE, Sizes::parse);
+    if (values.get(MEMORY_SIZE.key()).source().equals("default")) {
+      memory = Math.min(memory, maxHeap / 4); // a small container still starts, with a smaller tier
+    }
     check(memory <= maxHeap / 2, values, MEMORY_SIZE, "is more than half the JVM heap ("
         + Sizes.format(maxHeap) + "); lower it or raise -Xmx in JAVA_OPTS");
     var compression = get(values, COMPRESSION,

@@ -28,6 +28,16 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void load_smallHeap_defaultMemoryTierShrinks_anExplicitOneIsChecked() {
+    var small = new ConfigLoader(Map.of(), 512L << 20); // e.g. a container with a 700 MB limit
+    assertThat(small.load(null, Map.of()).storage().memorySize()).isEqualTo(128L << 20);
+    assertThat(small.load(null, Map.of("storage.memory_size", "200MiB")).storage().memorySize())
+        .isEqualTo(200L << 20);
+    assertThatThrownBy(() -> small.load(null, Map.of("storage.memory_size", "512MB")))
+        .hasMessageContaining("more than half the JVM heap");
+  }
+
+  @Test
   void load_fileThenEnvThenFlags_laterWins() throws Exception {
     var file = dir.resolve("buckcache.yaml");
     Files.writeString(file, """

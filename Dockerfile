@@ -1,0 +1,49 @@
+# buckcache container image.
+#
+#   docker build -t buckcache .
+#   docker run -d -p 8080:8080 -p 9092:9092 -v buckcache-data:/data \
+#     -e AUTH_TOKEN="$(openssl rand -hex 32)" buckcache
+#
+# The server listens on 0.0.0.0 inside the container, so it refuses to start without auth:
+# set AUTH_TOKEN (a static token with write scope), or BUCKCACHE_AUTH=jwt with
+# BUCKCACHE_JWT_PUBLIC_KEYS pointing at a mounted key, or BUCKCACHE_INSECURE_NO_AUTH=true on a
+# network you trust. Every setting is a BUCKCACHE_* variable (see README); arguments after the
+# image name replace `serve` (e.g. `serve --max-size 50GB`, `token inspect TOKEN`).
+#
+# Both base images are build arguments, for registries that mirror them under other names.
+ARG BUILD_IMAGE=maven:3.9-eclipse-temurin-17
+ARG RUNTIME_IMAGE=eclipse-temurin:17-jre
+
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /src
+COPY pom.xml ./
+COPY cache-server/pom.xml cache-server/
+COPY cache-client-tests/pom.xml cache-client-tests/
+COPY cache-server/src cache-server/src
+RUN mvn -B -ntp -Dstyle.color=never -DskipTests -pl cache-server -am package \
+    && cp cache-server/target/buckcache.jar /buckcache.jar
+
+FROM ${RUNTIME_IMAGE}
+RUN groupadd --system --gid 10001 buckcache \
+    && useradd --system --uid 10001 --gid buckcache --home-dir /data --no-create-home \
+       --shell /usr/sbin/nologin buckcache \
+    && mkdir -p /data /opt/buckcache \
+    && chown buckcache:buckcache /data
+COPY --from=build /buckcache.jar /opt/buckcache/buckcache.jar
+USER 10001:10001
+WORKDIR /data
+# Half the container's memory for the heap: RocksDB and Netty's direct buffers live outside it.
+ENV BUCKCACHE_DIR=/data \
+    BUCKCACHE_HTTP_ADDRESS=0.0.0.0:8080 \
+    BUCKCACHE_GRPC_ADDRESS=0.0.0.0:9092 \
+    JAVA_OPTS="-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError"
+VOLUME ["/data"]
+EXPOSE 8080 9092
+# No curl in a JRE image: the jar asks its own /healthz (port and TLS from the BUCKCACHE_* env).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["java", "-Xmx32m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", \
+         "-jar", "/opt/buckcache/buckcache.jar", "healthcheck"]
+# A shell only to expand JAVA_OPTS; exec leaves java as PID 1, so `docker stop` (SIGTERM) gets
+# the graceful shutdown.
+ENTRYPOINT ["/bin/sh", "-c", "exec java $JAVA_OPTS -jar /opt/buckcache/buckcache.jar \"$@\"", "buckcache"]
+CMD ["serve"]
