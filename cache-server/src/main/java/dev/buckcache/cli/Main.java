@@ -23,7 +23,8 @@ public final class Main implements Runnable {
   static int run(String... args) {
     var cli = new CommandLine(new Main()).addSubcommand(ServeCommand.spec())
         .addSubcommand(new KeygenCommand()).addSubcommand(new TokenCommand())
-        .addSubcommand(new BuckconfigCommand()).addSubcommand(new HealthcheckCommand());
+        .addSubcommand(new BuckconfigCommand()).addSubcommand(new HealthcheckCommand())
+        .addSubcommand(new VerifyCommand());
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof ConfigException) {
         commandLine.getErr().println("buckcache: " + e.getMessage());

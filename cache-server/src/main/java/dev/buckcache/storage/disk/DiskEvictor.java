@@ -2,10 +2,14 @@ package dev.buckcache.storage.disk;
 
 import dev.buckcache.storage.StorageException;
 import dev.buckcache.storage.StoreKey;
+import java.io.IOException;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -43,6 +47,12 @@ final class DiskEvictor implements AutoCloseable {
   private volatile long metadataBytes;
   private volatile boolean closed;
   private long lowerBound;
+  /** The filesystem holding the store, whose free space bounds the budget too; null if unknown. */
+  private final FileStore fileStore;
+  /** Free space kept for what is not blob data (WAL, flushes), on a disk smaller than max. */
+  private final long headroom;
+  private volatile long diskBound = Long.MAX_VALUE;
+  private final AtomicBoolean diskBoundLogged = new AtomicBoolean();
 
   DiskEvictor(DiskTier tier, Consumer<List<StoreKey>> onEvict) {
     this.tier = tier;
@@ -50,14 +60,54 @@ final class DiskEvictor implements AutoCloseable {
     this.onEvict = onEvict;
     this.metadataBytes = db.metadataBytes();
     this.thread = DiskTier.daemon("buckcache-evictor").newThread(this::run);
+    FileStore store = null;
+    long total = Long.MAX_VALUE;
+    try {
+      store = Files.getFileStore(tier.settings.dir());
+      total = store.getTotalSpace();
+    } catch (IOException e) {
+      log.warn("cannot watch the free space of {}: {}", tier.settings.dir(), e.getMessage());
+    }
+    this.fileStore = store;
+    this.headroom = Math.min(tier.settings.fixedReserve(), total / 4);
+    measureDisk();
   }
 
   void start() {
     thread.start();
   }
 
+  /** What blobs may use: max size less the reserve, and no more than the disk has room for. */
   long budget() {
+    return Math.min(configuredBudget(), diskBound);
+  }
+
+  private long configuredBudget() {
     return tier.settings.maxSize() - tier.settings.fixedReserve() - metadataBytes;
+  }
+
+  /**
+   * Re-reads the filesystem's free space. A store whose max size is more than its disk holds
+   * (or whose disk other files fill) keeps within the disk: eviction makes room before RocksDB
+   * ever meets ENOSPC, so a full disk makes a smaller cache, not failed writes. Bytes of uploads
+   * in progress are not counted as on disk, which errs on the safe side. One statvfs call.
+   */
+  void measureDisk() {
+    if (fileStore == null) {
+      return;
+    }
+    try {
+      long onDisk = tier.head.get() - tier.tail.get() + reclaimingBytes.get();
+      long bound = onDisk + fileStore.getUsableSpace() - headroom;
+      diskBound = bound;
+      if (bound < configuredBudget() && diskBoundLogged.compareAndSet(false, true)) {
+        log.warn("the disk holding {} has room for about {} bytes of blobs, less than max_size "
+            + "allows ({}): the store keeps within the disk, evicting earlier", tier.settings.dir(),
+            bound, configuredBudget());
+      }
+    } catch (IOException e) {
+      diskBound = Long.MAX_VALUE;
+    }
   }
 
   /** Bytes on disk as writers must see them: stored, uploading, and evicted but not yet freed. */
@@ -90,6 +140,7 @@ final class DiskEvictor implements AutoCloseable {
 
   /** Blocks a writer until {@code bytes} more fit in the budget; StoreFull after 30 s. */
   void awaitRoom(long bytes) {
+    measureDisk();
     if (used() + bytes <= budget()) {
       return;
     }
@@ -99,10 +150,13 @@ final class DiskEvictor implements AutoCloseable {
     try {
       while (used() + bytes > budget() && !closed) {
         work.signal();
+        measureDisk();
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           throw new StorageException.StoreFull(
-              "store is full: " + used() + " of " + budget() + " bytes used, eviction cannot free "
+              "store is full: " + used() + " of " + budget() + " bytes used"
+                  + (diskBound < configuredBudget() ? " (the disk's free space sets this limit)" : "")
+                  + ", eviction cannot free "
                   + "more (uploads in progress hold " + tier.pendingBytes.get() + " bytes)", null);
         }
         room.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
@@ -130,6 +184,7 @@ final class DiskEvictor implements AutoCloseable {
       }
       try {
         metadataBytes = db.metadataBytes();
+        measureDisk();
         evictIfNeeded();
       } catch (RuntimeException e) {
         log.error("eviction round failed: {}", e.getMessage(), e);

@@ -1,0 +1,67 @@
+package dev.buckcache.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.buckcache.digest.Digest;
+import dev.buckcache.digest.DigestFunction;
+import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.disk.DiskSettings;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class VerifyCommandTest {
+  @TempDir Path dir;
+
+  private static String[] run(String... args) {
+    var out = new ByteArrayOutputStream();
+    var oldOut = System.out;
+    System.setOut(new PrintStream(out, true));
+    try {
+      return new String[] {Integer.toString(Main.run(args)), out.toString()};
+    } finally {
+      System.setOut(oldOut);
+    }
+  }
+
+  @Test
+  void healthyStore_exitsZero_damagedDataFile_exitsOneNamingTheEntries() throws Exception {
+    var store = dir.resolve("store");
+    var random = new Random(3);
+    try (var s = TieredStore.open(new DiskSettings(store, 64L << 20, 0.8, false, 1,
+        DiskSettings.DEFAULT_CHUNK_SIZE), 0, 1L << 30)) {
+      for (int i = 0; i < 20; i++) {
+        var blob = new byte[200_000];
+        random.nextBytes(blob);
+        s.put(Digest.of(DigestFunction.SHA256, blob), blob);
+      }
+    }
+    var healthy = run("verify", "--dir", store.toString());
+    assertThat(healthy[0]).as(healthy[1]).isEqualTo("0");
+    assertThat(healthy[1]).contains("20 entries").contains("healthy");
+
+    // Flip bytes in the middle of the biggest data file: RocksDB's block checksums catch it.
+    Path sst;
+    try (var files = Files.list(store)) {
+      sst = files.filter(f -> f.toString().endsWith(".sst"))
+          .max(Comparator.comparingLong(f -> f.toFile().length())).orElseThrow();
+    }
+    try (var file = new RandomAccessFile(sst.toFile(), "rw")) {
+      var junk = new byte[4096];
+      random.nextBytes(junk);
+      file.seek(file.length() / 2);
+      file.write(junk);
+    }
+    var damaged = run("verify", "--dir", store.toString());
+    assertThat(damaged[0]).as(damaged[1]).isEqualTo("1");
+    assertThat(damaged[1]).contains("problem(s):").contains("cas:sha256:");
+
+    assertThat(run("verify", "--dir", dir.resolve("nothing").toString())[0]).isEqualTo("2");
+  }
+}
