@@ -159,6 +159,10 @@ public final class ServerProcess implements AutoCloseable {
     }
   }
 
+  public long pid() {
+    return process.pid();
+  }
+
   public List<String> output() {
     return List.copyOf(output);
   }

@@ -54,7 +54,10 @@ public final class ConfigLoader {
       "where the HTTP cache listens (port 0: any free port)");
   public static final Setting HTTP_IDLE_TIMEOUT = new Setting("http.idle_timeout",
       "BUCKCACHE_HTTP_IDLE_TIMEOUT", "--http-idle-timeout", "DURATION", "60s",
-      "close HTTP connections idle this long");
+      "close HTTP connections idle this long, or whose request head takes longer");
+  public static final Setting HTTP_MAX_CONNECTIONS = new Setting("http.max_connections",
+      "BUCKCACHE_HTTP_MAX_CONNECTIONS", "--http-max-connections", "N", "4096",
+      "HTTP connections open at once; more are closed as they arrive");
   public static final Setting INSECURE_NO_AUTH = new Setting("server.insecure_no_auth",
       "BUCKCACHE_INSECURE_NO_AUTH", "--insecure-no-auth", "true|false", "false",
       "allow serving a non-loopback address without authentication");
@@ -117,7 +120,7 @@ public final class ConfigLoader {
       "per-instance override of digest.default, e.g. buck2=blake3");
 
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
-      COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, GRPC_ADDRESS,
+      COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, HTTP_MAX_CONNECTIONS, GRPC_ADDRESS,
       GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
       STATIC_TOKEN_FILE, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
       TLS_CLIENT_SCOPE, TLS_RELOAD, METRICS_PUBLIC, ACCESS_LOG, INSECURE_NO_AUTH, DIGEST_DEFAULT,
@@ -189,12 +192,14 @@ public final class ConfigLoader {
     check(maxBatch >= 64 * 1024 && maxBatch <= 16L << 20, values, GRPC_MAX_BATCH,
         "must be 64KiB to 16MiB (Buck2 uses at most 4000000)");
     var idle = get(values, HTTP_IDLE_TIMEOUT, ConfigLoader::parseDuration);
+    int maxConnections = get(values, HTTP_MAX_CONNECTIONS, Integer::parseInt);
+    check(maxConnections >= 1, values, HTTP_MAX_CONNECTIONS, "must be at least 1");
     var digests = new DigestConfig(get(values, DIGEST_DEFAULT, ConfigLoader::hashAlike),
         get(values, DIGEST_INSTANCES, ConfigLoader::parseInstanceDigests));
     boolean insecure = get(values, INSECURE_NO_AUTH, ConfigLoader::parseBoolean);
     boolean metricsPublic = get(values, METRICS_PUBLIC, ConfigLoader::parseBoolean);
     boolean accessLog = get(values, ACCESS_LOG, ConfigLoader::parseBoolean);
-    return new ServerConfig(storage, http, idle, grpc, maxBatch, auth, tls, metricsPublic, accessLog,
+    return new ServerConfig(storage, http, idle, maxConnections, grpc, maxBatch, auth, tls, metricsPublic, accessLog,
         insecure, digests, grace);
   }
 

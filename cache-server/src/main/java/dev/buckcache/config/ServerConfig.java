@@ -10,6 +10,7 @@ import java.time.Duration;
  *
  * @param httpAddress where the HTTP cache listens (http.address)
  * @param httpIdleTimeout idle HTTP connections are closed after this (http.idle_timeout)
+ * @param httpMaxConnections HTTP connections open at once (http.max_connections)
  * @param grpcAddress where the REAPI gRPC cache listens (grpc.address)
  * @param grpcMaxBatchBytes max_batch_total_size_bytes advertised (grpc.max_batch_size)
  * @param auth how callers authenticate (auth.*)
@@ -24,6 +25,7 @@ public record ServerConfig(
     StorageConfig storage,
     InetSocketAddress httpAddress,
     Duration httpIdleTimeout,
+    int httpMaxConnections,
     InetSocketAddress grpcAddress,
     long grpcMaxBatchBytes,
     AuthConfig auth,

@@ -99,8 +99,9 @@ public final class GrpcFrontEnd implements AutoCloseable {
     for (var service : services(store, results, digests, maxBatchBytes)) {
       // Health stays open for probes; every cache service sees who calls. The last interceptor
       // runs first: metrics see refused calls too.
-      builder.addService(metrics == null ? io.grpc.ServerInterceptors.intercept(service, callers)
-          : io.grpc.ServerInterceptors.intercept(service, callers, new MetricsInterceptor(metrics)));
+      builder.addService(MalformedMessages.guard(metrics == null
+          ? io.grpc.ServerInterceptors.intercept(service, callers)
+          : io.grpc.ServerInterceptors.intercept(service, callers, new MetricsInterceptor(metrics))));
       if (service instanceof ByteStreamService bs) {
         byteStream = bs;
       }

@@ -33,6 +33,9 @@ record ResourceName(String instance, boolean compressed, String hash, long size)
       throw bad(name, upload);
     }
     int hashAt = blobs + (compressed ? 2 : 1);
+    if (parts.size() < hashAt + 2) {
+      throw bad(name, upload);
+    }
     if (compressed && !parts.get(blobs + 1).equals("zstd")) {
       throw GrpcErrors.invalid("compressor '" + parts.get(blobs + 1) + "' in " + name
           + " is not supported (zstd only)");

@@ -15,7 +15,9 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,16 +32,44 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
 
   private final HttpDeps deps;
   private final ArrayDeque<Object> backlog = new ArrayDeque<>();
+  private final long headTimeoutNanos;
   private ChannelHandlerContext ctx;
   private Exchange current;
+  /**
+   * Armed while the connection waits for a request head, disarmed when one is decoded: a client
+   * trickling a head byte by byte (slowloris) keeps the idle timer from firing, not this one.
+   */
+  private ScheduledFuture<?> headDeadline;
 
-  CacheHttpHandler(HttpDeps deps) {
+  CacheHttpHandler(HttpDeps deps, java.time.Duration headTimeout) {
     this.deps = deps;
+    this.headTimeoutNanos = headTimeout.toNanos();
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
+    armHeadDeadline();
+  }
+
+  private void armHeadDeadline() {
+    if (headDeadline == null) {
+      headDeadline = ctx.executor().schedule(() -> {
+        headDeadline = null;
+        if (current == null) {
+          log.debug("no complete request head from {} within {} ms: closing",
+              ctx.channel().remoteAddress(), headTimeoutNanos / 1_000_000);
+          ctx.close();
+        }
+      }, headTimeoutNanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  private void disarmHeadDeadline() {
+    if (headDeadline != null) {
+      headDeadline.cancel(false);
+      headDeadline = null;
+    }
   }
 
   @Override
@@ -63,6 +93,7 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
       ReferenceCountUtil.release(msg); // the rest of a body we already answered, or its end
       return;
     }
+    disarmHeadDeadline();
     current = route(request);
     current.begin();
   }
@@ -84,6 +115,9 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
       } else {
         return; // the next request waits for this one
       }
+    }
+    if (current == null) {
+      armHeadDeadline();
     }
     if (current == null || !current.requestComplete()) {
       ctx.channel().config().setAutoRead(true);
@@ -234,6 +268,7 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    disarmHeadDeadline();
     if (current != null) {
       current.abort();
       current = null;

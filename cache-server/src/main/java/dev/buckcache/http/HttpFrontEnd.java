@@ -36,26 +36,10 @@ public final class HttpFrontEnd implements AutoCloseable {
     this.channel = channel;
   }
 
-  /**
-   * Binds and starts serving.
-   *
-   * @param status renders the {@code /status} JSON
-   */
-  public static HttpFrontEnd start(InetSocketAddress address, TieredStore store,
-      StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
-      dev.buckcache.config.DigestConfig digests, dev.buckcache.auth.Authenticator authenticator,
-      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
-      java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
-      Supplier<String> status) throws InterruptedException {
-    return start(address, new HttpDeps(store, new ActionResults(store, store), executor, maxBlobSize,
-        Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, certs, status,
-        null, () -> "", false, () -> ""), idleTimeout, tls);
-  }
-
   /** Starts with fully assembled dependencies (shared counters, metrics). */
   public static HttpFrontEnd start(InetSocketAddress address, TieredStore store,
       ActionResults results, StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
-      dev.buckcache.config.DigestConfig digests, dev.buckcache.auth.Authenticator authenticator,
+      int maxConnections, dev.buckcache.config.DigestConfig digests, dev.buckcache.auth.Authenticator authenticator,
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
       java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
       Supplier<String> status, dev.buckcache.metrics.CacheMetrics metrics,
@@ -63,11 +47,11 @@ public final class HttpFrontEnd implements AutoCloseable {
       throws InterruptedException {
     return start(address, new HttpDeps(store, results, executor, maxBlobSize,
         Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, certs, status,
-        metrics, metricsText, metricsPublic, statusPage), idleTimeout, tls);
+        metrics, metricsText, metricsPublic, statusPage), idleTimeout, maxConnections, tls);
   }
 
   private static HttpFrontEnd start(InetSocketAddress address, HttpDeps deps, Duration idleTimeout,
-      io.netty.handler.ssl.SslContext tls) throws InterruptedException {
+      int maxConnections, io.netty.handler.ssl.SslContext tls) throws InterruptedException {
     boolean epoll = Epoll.isAvailable();
     var factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     var boss = new MultiThreadIoEventLoopGroup(1, factory);
@@ -82,7 +66,7 @@ public final class HttpFrontEnd implements AutoCloseable {
           .childOption(ChannelOption.TCP_NODELAY, true)
           .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
               new WriteBufferWaterMark(512 * 1024, 2 * 1024 * 1024))
-          .childHandler(new HttpInitializer(deps, idleTimeout, tls))
+          .childHandler(new HttpInitializer(deps, idleTimeout, new ConnectionLimit(maxConnections), tls))
           .bind(address).sync().channel();
       return new HttpFrontEnd(boss, workers, channel);
     } catch (InterruptedException | RuntimeException e) {

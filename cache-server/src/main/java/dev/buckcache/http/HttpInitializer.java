@@ -7,7 +7,10 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.time.Duration;
 
-/** The whole HTTP pipeline: TLS (optional), idle timeout, HTTP/1.1 codec, the cache handler. */
+/**
+ * The whole HTTP pipeline: connection limit, TLS (optional), idle timeout, HTTP/1.1 codec, the
+ * cache handler (which also gives each request head the idle timeout to arrive in full).
+ */
 final class HttpInitializer extends ChannelInitializer<SocketChannel> {
   static final int MAX_INITIAL_LINE = 8 * 1024;
   static final int MAX_HEADER_SIZE = 16 * 1024;
@@ -15,16 +18,20 @@ final class HttpInitializer extends ChannelInitializer<SocketChannel> {
 
   private final HttpDeps deps;
   private final Duration idleTimeout;
+  private final ConnectionLimit limit;
   private final io.netty.handler.ssl.SslContext tls;
 
-  HttpInitializer(HttpDeps deps, Duration idleTimeout, io.netty.handler.ssl.SslContext tls) {
+  HttpInitializer(HttpDeps deps, Duration idleTimeout, ConnectionLimit limit,
+      io.netty.handler.ssl.SslContext tls) {
     this.deps = deps;
     this.idleTimeout = idleTimeout;
+    this.limit = limit;
     this.tls = tls;
   }
 
   @Override
   protected void initChannel(SocketChannel ch) {
+    ch.pipeline().addLast("limit", limit);
     if (tls != null) {
       ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
     }
@@ -35,6 +42,6 @@ final class HttpInitializer extends ChannelInitializer<SocketChannel> {
             .setMaxInitialLineLength(MAX_INITIAL_LINE)
             .setMaxHeaderSize(MAX_HEADER_SIZE)
             .setMaxChunkSize(MAX_CHUNK)))
-        .addLast("cache", new CacheHttpHandler(deps));
+        .addLast("cache", new CacheHttpHandler(deps, idleTimeout));
   }
 }

@@ -90,7 +90,7 @@ public final class BuckcacheServer implements AutoCloseable {
     }
     try {
       server.http = HttpFrontEnd.start(config.httpAddress(), store, server.results, executor,
-          s.maxBlobSize(), config.httpIdleTimeout(), config.digests(), authenticator, strict,
+          s.maxBlobSize(), config.httpIdleTimeout(), config.httpMaxConnections(), config.digests(), authenticator, strict,
           httpTls, certs, server::statusJson, server.metrics, server.registry::scrape,
           config.metricsPublic(), server::statusPage);
     } catch (InterruptedException e) {

@@ -56,7 +56,7 @@ final class HttpHarness implements AutoCloseable {
     return new EmbeddedChannel(new HttpServerCodec(new HttpDecoderConfig()
         .setMaxInitialLineLength(HttpInitializer.MAX_INITIAL_LINE)
         .setMaxHeaderSize(HttpInitializer.MAX_HEADER_SIZE)
-        .setMaxChunkSize(HttpInitializer.MAX_CHUNK)), new CacheHttpHandler(deps));
+        .setMaxChunkSize(HttpInitializer.MAX_CHUNK)), new CacheHttpHandler(deps, java.time.Duration.ofSeconds(60)));
   }
 
   void send(String head, byte[] body) {

@@ -1,0 +1,92 @@
+package dev.buckcache.grpc;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A request message that is not valid protobuf is the client's error: INVALID_ARGUMENT, and the
+ * service is told the call is over (so it releases an upload in progress). grpc-java would parse
+ * before any interceptor and answer UNKNOWN ("Application error processing RPC"). Here the
+ * service receives raw streams and parsing runs inside this interceptor's listener.
+ */
+final class MalformedMessages implements ServerInterceptor {
+  private MalformedMessages() {}
+
+  /** The service with its requests parsed where a failure can be answered properly. */
+  static ServerServiceDefinition guard(ServerServiceDefinition service) {
+    return ServerInterceptors.intercept(ServerInterceptors.useInputStreamMessages(service),
+        new MalformedMessages());
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+      ServerCallHandler<Q, R> next) {
+    var closed = new AtomicBoolean();
+    var once = new ForwardingServerCall.SimpleForwardingServerCall<Q, R>(call) {
+      @Override
+      public void close(Status status, Metadata trailers) {
+        if (closed.compareAndSet(false, true)) {
+          super.close(status, trailers);
+        }
+      }
+    };
+    var rejected = new AtomicBoolean();
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(next.startCall(once, headers)) {
+      @Override
+      public void onMessage(Q message) {
+        if (rejected.get()) {
+          return;
+        }
+        try {
+          super.onMessage(message);
+        } catch (StatusRuntimeException e) {
+          if (!(e.getCause() instanceof InvalidProtocolBufferException bad)) {
+            throw e;
+          }
+          rejected.set(true);
+          once.close(Status.INVALID_ARGUMENT.withDescription("malformed request message for "
+              + call.getMethodDescriptor().getBareMethodName() + ": " + bad.getMessage()), new Metadata());
+          super.onCancel(); // the service ends the call's work; its own close is ignored
+        }
+      }
+
+      @Override
+      public void onHalfClose() {
+        if (!rejected.get()) {
+          super.onHalfClose();
+        }
+      }
+
+      @Override
+      public void onCancel() {
+        if (!rejected.get()) {
+          super.onCancel();
+        }
+      }
+
+      @Override
+      public void onComplete() {
+        if (!rejected.get()) {
+          super.onComplete();
+        }
+      }
+
+      @Override
+      public void onReady() {
+        if (!rejected.get()) {
+          super.onReady();
+        }
+      }
+    };
+  }
+}
