@@ -76,8 +76,7 @@ class FullDiskTest {
       var channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
       try {
         var big = blob();
-        assertThatThrownBy(() -> KillDuringUploadsTest.byteStreamWrite(channel,
-            DigestFunction.SHA256.hash(big), big))
+        assertThatThrownBy(() -> ByteStreams.write(channel, DigestFunction.SHA256.hash(big), big, 65536, 0))
             .hasRootCauseInstanceOf(StatusRuntimeException.class)
             .rootCause().satisfies(e -> assertThat(Status.fromThrowable(e).getCode())
                 .isEqualTo(Status.Code.RESOURCE_EXHAUSTED));

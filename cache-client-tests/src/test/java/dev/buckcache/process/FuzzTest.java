@@ -88,14 +88,16 @@ class FuzzTest {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
     if (server != null) {
-      // After everything: still healthy, the stored blob intact, no 5xx counted, no leak.
-      var http = HttpClient.newHttpClient();
-      assertThat(http.send(HttpRequest.newBuilder(URI.create(server.http() + "/cas/" + HASH)).build(),
-          HttpResponse.BodyHandlers.ofByteArray()).body()).isEqualTo(BLOB);
-      var metrics = http.send(HttpRequest.newBuilder(URI.create(server.http() + "/metrics")).build(),
-          HttpResponse.BodyHandlers.ofString()).body();
-      assertThat(metrics).doesNotContainPattern("result=\"server_error\"[^\\n]*\\} [1-9]");
-      server.stopAndCheck();
+      try (var s = server) {
+        // After everything: still healthy, the stored blob intact, no 5xx counted, no leak.
+        var http = HttpClient.newHttpClient();
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(s.http() + "/cas/" + HASH)).build(),
+            HttpResponse.BodyHandlers.ofByteArray()).body()).isEqualTo(BLOB);
+        var metrics = http.send(HttpRequest.newBuilder(URI.create(s.http() + "/metrics")).build(),
+            HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).doesNotContainPattern("result=\"server_error\"[^\\n]*\\} [1-9]");
+        s.stopAndCheck();
+      }
     }
   }
 

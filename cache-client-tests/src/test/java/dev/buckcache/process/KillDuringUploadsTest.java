@@ -2,17 +2,10 @@ package dev.buckcache.process;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.google.bytestream.ByteStreamGrpc;
-import com.google.bytestream.ReadRequest;
-import com.google.bytestream.WriteRequest;
-import com.google.bytestream.WriteResponse;
-import com.google.protobuf.ByteString;
 import dev.buckcache.clients.Clients;
 import dev.buckcache.digest.DigestFunction;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.Socket;
 import java.net.URI;
@@ -22,8 +15,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Map;
 import java.util.Random;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -142,7 +133,7 @@ class KillDuringUploadsTest {
       try {
         var some = acked.stream().filter(Blob::grpc).limit(10).toList();
         for (var blob : some) {
-          assertThat(byteStreamRead(channel, blob)).isEqualTo(blob.bytes());
+          assertThat(ByteStreams.read(channel, blob.hash(), blob.size())).isEqualTo(blob.bytes());
         }
         var fresh = Blob.of(-1, true);
         assertThat(byteStreamWrite(channel, fresh)).isTrue();
@@ -195,42 +186,6 @@ class KillDuringUploadsTest {
 
   /** A Buck2-style ByteStream upload in 64 KiB messages with pauses; true when committed. */
   static boolean byteStreamWrite(ManagedChannel channel, Blob blob) throws Exception {
-    return byteStreamWrite(channel, blob.hash(), blob.bytes());
-  }
-
-  static boolean byteStreamWrite(ManagedChannel channel, String hash, byte[] bytes) throws Exception {
-    var resource = "uploads/" + UUID.randomUUID() + "/blobs/" + hash + "/" + bytes.length;
-    var done = new CompletableFuture<WriteResponse>();
-    var stream = ByteStreamGrpc.newStub(channel).write(new StreamObserver<>() {
-      @Override
-      public void onNext(WriteResponse v) {
-        done.complete(v);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        done.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    });
-    for (int off = 0; off < bytes.length && !done.isDone(); off += 65536) {
-      int n = Math.min(65536, bytes.length - off);
-      stream.onNext(WriteRequest.newBuilder().setResourceName(off == 0 ? resource : "")
-          .setWriteOffset(off).setFinishWrite(off + n == bytes.length)
-          .setData(ByteString.copyFrom(bytes, off, n)).build());
-      Thread.sleep(2);
-    }
-    stream.onCompleted();
-    return done.get(60, TimeUnit.SECONDS).getCommittedSize() == bytes.length;
-  }
-
-  static byte[] byteStreamRead(ManagedChannel channel, Blob blob) {
-    var out = new ByteArrayOutputStream();
-    ByteStreamGrpc.newBlockingStub(channel).read(ReadRequest.newBuilder()
-        .setResourceName("blobs/" + blob.hash() + "/" + blob.size()).build())
-        .forEachRemaining(r -> out.writeBytes(r.getData().toByteArray()));
-    return out.toByteArray();
+    return ByteStreams.write(channel, blob.hash(), blob.bytes(), 65536, 2) == blob.size();
   }
 }

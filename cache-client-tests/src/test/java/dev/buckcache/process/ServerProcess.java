@@ -20,6 +20,8 @@ public final class ServerProcess implements AutoCloseable {
 
   private ServerProcess(Process process) {
     this.process = process;
+    // A test that fails before it stops its server must not leave it running past the JVM.
+    Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly));
     var pump = new Thread(() -> {
       try (var in = new BufferedReader(
           new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {

@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
 /**
  * GET and HEAD of {@code /ac/} and {@code /cas/}. Memory-tier hits are answered on the event loop;
  * everything else reads on the storage executor. Blobs over one chunk stream one chunk at a time,
- * the next read starting only when the channel can take more.
+ * the next read starting while the last chunk is written, whenever the channel can take more.
  */
 final class GetExchange extends Exchange {
   private static final Logger log = LoggerFactory.getLogger(GetExchange.class);
@@ -38,7 +38,8 @@ final class GetExchange extends Exchange {
   private final boolean zstd;
   private BlobReader reader;
   private boolean waitingForWritability;
-  private boolean aborted;
+  /** Set on the event loop, read by the storage executor. */
+  private volatile boolean aborted;
 
   GetExchange(CacheHttpHandler handler, ChannelHandlerContext ctx, HttpRequest request,
       HttpDeps deps, CachePath path) {
@@ -130,7 +131,11 @@ final class GetExchange extends Exchange {
   }
 
   private void pump() {
-    onLoop(deps.executor().submit(this::nextPiece), (bytes, error) -> {
+    var r = reader;
+    onLoop(deps.executor().submit(() -> nextPiece(r)), (bytes, error) -> {
+      if (aborted) {
+        return; // the connection is gone; abort() closed the reader
+      }
       if (error != null) {
         log.warn("reading cas/{} failed mid-response: {}", path.hash(), HttpErrors.message(error));
         ctx.close();
@@ -138,27 +143,34 @@ final class GetExchange extends Exchange {
         closeReader();
         finishBody();
       } else {
+        // The next read overlaps this write: it starts while the socket drains, as long as the
+        // channel is under its high water mark (2 MiB, so about two chunks queued at most).
         ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(bytes))).addListener(f -> {
           if (!f.isSuccess()) {
             ctx.close();
-          } else if (ctx.channel().isWritable()) {
-            pump();
-          } else {
-            waitingForWritability = true;
           }
         });
+        if (ctx.channel().isWritable()) {
+          pump();
+        } else {
+          waitingForWritability = true;
+        }
       }
     });
   }
 
-  private byte[] nextPiece() {
-    if (aborted) {
-      return null;
+  /** Reads under the reader's lock, which its close takes too: never a read of a closed reader. */
+  private byte[] nextPiece(BlobReader r) {
+    synchronized (r) {
+      return aborted ? null : nextPieceLocked(r);
     }
+  }
+
+  private byte[] nextPieceLocked(BlobReader r) {
     if (!zstd) {
-      return reader.nextRaw();
+      return r.nextRaw();
     }
-    StoredChunk chunk = reader.nextStored();
+    StoredChunk chunk = r.nextStored();
     if (chunk == null) {
       return null;
     }
@@ -184,7 +196,9 @@ final class GetExchange extends Exchange {
     reader = null;
     if (r != null) {
       deps.executor().submit(() -> {
-        r.close();
+        synchronized (r) {
+          r.close();
+        }
         return null;
       });
     }

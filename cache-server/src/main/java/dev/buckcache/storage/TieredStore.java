@@ -305,8 +305,10 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     private final StoreKey key;
     private final byte kind;
     private final dev.buckcache.storage.disk.DiskWrite write;
+    /** The whole value, kept for the memory tier while it stays small enough; else null. */
     private byte[] copy;
     private int copied;
+    private long total;
 
     DiskSink(StoreKey key, byte kind, dev.buckcache.storage.disk.DiskWrite write) {
       this.key = key;
@@ -318,18 +320,23 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     public void write(byte[] bytes, int offset, int length) {
       write.write(bytes, offset, length);
       keepCopy(bytes, offset, length);
+      total += length;
     }
 
+    /**
+     * Copies from the first byte on, or not at all: whether to keep a copy is decided at the
+     * first write and only ever revoked. (It once restarted on a later, smaller piece after a
+     * first piece over the limit, and cached the blob's tail as the whole value.)
+     */
     private void keepCopy(byte[] bytes, int offset, int length) {
-      if (copy == null && copied == 0 && memory.admits(length)) {
-        copy = new byte[0];
+      if (total == 0 && copy == null && memory.admits(length)) {
+        copy = new byte[length];
       }
       if (copy == null) {
         return;
       }
       if (!memory.admits((long) copied + length)) {
         copy = null;
-        copied = -1;
         return;
       }
       if (copy.length < copied + length) {
@@ -342,7 +349,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     @Override
     public void commit() {
       write.commit();
-      if (copy != null) {
+      if (copy != null && copied == total) {
         var bytes = copy.length == copied ? copy : java.util.Arrays.copyOf(copy, copied);
         var entry = disk.find(key);
         memory.put(key, new MemoryTier.Value(kind, bytes, entry == null ? 0 : entry.ringOffset()));

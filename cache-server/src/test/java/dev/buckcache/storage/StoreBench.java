@@ -34,6 +34,29 @@ public final class StoreBench {
     throughput(root.resolve("small"), 4096, smallOps, threads);
     throughput(root.resolve("large"), 1 << 20, largeOps, threads);
     reopen(root.resolve("reopen"), reopenEntries);
+    eviction(root.resolve("evict"), Math.max(1, largeOps / 100), threads);
+  }
+
+  /** Writes {@code rounds} x 3 times a 128 MB store's size in 64 KiB blobs: eviction all along. */
+  private static void eviction(Path dir, int rounds, int threads) throws Exception {
+    long maxSize = 128L << 20;
+    int size = 64 * 1024;
+    int ops = (int) (3 * rounds * maxSize / size);
+    var random = new Random(7);
+    var blob = StoreFixture.randomBytes(random, size);
+    try (var store = open(dir, maxSize, 0)) {
+      double seconds = run(ops, threads, i -> {
+        var b = blob.clone();
+        java.nio.ByteBuffer.wrap(b).putInt(0, i);
+        store.put(Digest.of(DigestFunction.SHA256, b), b);
+      });
+      var disk = store.stats().disk();
+      System.out.printf(Locale.ROOT, "evict   %d puts of 64KiB into a 128 MB store: %.0f puts/s while "
+          + "evicting; %d entries (%d MB) evicted: %.0f entries/s, %.0f MB/s; %d MB used%n", ops,
+          ops / seconds, disk.evictedEntries(), disk.evictedBytes() >> 20,
+          disk.evictedEntries() / seconds, disk.evictedBytes() / seconds / 1e6, disk.usedBytes() >> 20);
+    }
+    Files.walk(dir).sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
   }
 
   private static TieredStore open(Path dir, long maxSize, long memory) {

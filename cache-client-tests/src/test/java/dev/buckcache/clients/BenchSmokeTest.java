@@ -1,0 +1,41 @@
+package dev.buckcache.clients;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Runs scripts/bench in its smoke form (seconds per part) so the benchmark suite keeps working:
+ * every section of the report is written and the plot is a PNG. No timing checks. The gRPC and
+ * Bazel parts run as their own tests (GrpcBenchTest, BazelBenchTest) in the same suite.
+ */
+class BenchSmokeTest {
+  @TempDir Path out;
+
+  @Test
+  void benchSmoke_writesEveryReportSectionAndThePlot() throws Exception {
+    for (var program : new String[] {"wrk", "python3", "gnuplot", "npm", "node"}) {
+      Clients.require(program);
+    }
+    if (!Files.isExecutable(Path.of("/usr/sbin/nginx"))) {
+      Clients.require("nginx");
+    }
+    var root = Path.of("..").toAbsolutePath().normalize();
+    var r = Clients.run(root, Map.of(), 900, "python3", "scripts/bench", "--smoke", "--skip-java",
+        "--out", out.toString());
+    System.out.println(r.output());
+    assertThat(r.exitCode()).as(r.output()).isZero();
+    var report = Files.readString(out.resolve("BENCHMARKS.md"));
+    assertThat(report).contains("## HTTP, side by side", "GET 4 KiB (memory tier)",
+        "GET 4 KiB (disk tier)", "PUT 4 KiB", "PUT 8 MiB", "turborepo-remote-cache",
+        "## GET throughput by blob size", "## Memory", "peak RSS", "## The store alone",
+        "reopen", "findMissing", "evict");
+    var png = Files.readAllBytes(out.resolve("bench-throughput.png"));
+    assertThat(png.length).isGreaterThan(5000);
+    assertThat(new String(png, 1, 3, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("PNG");
+  }
+}
