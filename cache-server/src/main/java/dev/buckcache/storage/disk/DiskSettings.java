@@ -20,9 +20,18 @@ public record DiskSettings(
     if (maxSize < MIN_MAX_SIZE) {
       throw new IllegalArgumentException("max size must be at least 32MiB");
     }
-    if (!(cleanupThreshold > 0 && cleanupThreshold < 1)) {
-      throw new IllegalArgumentException("cleanup threshold must be between 0 and 1");
+    if (!validCleanupThreshold(cleanupThreshold)) {
+      throw new IllegalArgumentException("cleanup threshold must be above 0.5 and below 1");
     }
+  }
+
+  /**
+   * Above {@link DiskTier#REFRESH_FRACTION} (0.5) and below 1: a round then frees less than the
+   * refresh window, so an entry read since it came within reach is never the next to go (see
+   * the design notes in DiskTier).
+   */
+  public static boolean validCleanupThreshold(double threshold) {
+    return threshold > 1 - DiskTier.REFRESH_FRACTION && threshold < 1;
   }
 
   /** Memtable size of the data column family: small stores flush often, big ones less. */

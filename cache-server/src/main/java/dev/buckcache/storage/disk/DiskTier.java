@@ -48,7 +48,12 @@ import org.slf4j.LoggerFactory;
  * same stored bytes; Buildbarn's "refresh" idea). Eviction frees (1 - cleanup threshold) of the
  * budget per round, less than half, so an entry read since it came within reach is never the next
  * to go; a hot set survives any flood of new writes, and a store far from full copies nothing.
- * Copies run on one background thread, at most one per key.
+ * Copies run on one background thread, at most one per key. "Less than half" is enforced, not
+ * assumed: storage.cleanup_threshold must lie in (0.5, 1) (DiskSettings.validCleanupThreshold;
+ * ConfigLoader names the key). Deriving the window from a lower threshold instead would widen it
+ * to most of the ring, so nearly every read would copy its entry (write amplification that grows
+ * as the threshold falls), and a round that throws away more than half the cache is not a setting
+ * anyone needs.
  *
  * Crashes. An upload records its seq in `pending` before writing chunks and removes it in its
  * commit batch. On open, leftover pending seqs become dead log records sized by RocksDB's
