@@ -33,28 +33,4 @@ public record DiskSettings(
   public static boolean validCleanupThreshold(double threshold) {
     return threshold > 1 - DiskTier.REFRESH_FRACTION && threshold < 1;
   }
-
-  /** Memtable size of the data column family: small stores flush often, big ones less. */
-  long dataWriteBuffer() {
-    return clamp(maxSize / 64, 1L << 20, 64L << 20);
-  }
-
-  /** Total WAL size at which RocksDB forces flushes. */
-  long walLimit() {
-    return clamp(maxSize / 32, 2L << 20, 128L << 20);
-  }
-
-  /**
-   * Disk kept free of blob data for what is not blob data: WAL files (RocksDB keeps a WAL until
-   * every column family has flushed past it, so up to about three WAL limits were measured), data
-   * files holding evicted chunks until the next round drops them, MANIFEST, OPTIONS and LOG.
-   * About 20% of a 64MB store, under 6% of a 10GB one.
-   */
-  long fixedReserve() {
-    return 3 * walLimit() + 3 * dataWriteBuffer() + (4L << 20);
-  }
-
-  private static long clamp(long v, long lo, long hi) {
-    return Math.max(lo, Math.min(hi, v));
-  }
 }

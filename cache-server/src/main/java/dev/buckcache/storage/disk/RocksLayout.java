@@ -53,7 +53,10 @@ final class RocksLayout implements AutoCloseable {
 
   private final List<RocksObject> owned = new ArrayList<>();
 
-  private RocksLayout(DiskSettings settings) throws RocksDBException {
+  final SpacePlan plan;
+
+  private RocksLayout(DiskSettings settings, SpacePlan plan) throws RocksDBException {
+    this.plan = plan;
     RocksDB.loadLibrary();
     files = own(new SstFileManager(Env.getDefault()));
     var cache = own(new LRUCache(64L << 20));
@@ -61,11 +64,11 @@ final class RocksLayout implements AutoCloseable {
         List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, countersOptions()),
             new ColumnFamilyDescriptor(bytes("index"), indexOptions(cache)),
-            new ColumnFamilyDescriptor(bytes("data"), dataOptions(settings)),
-            new ColumnFamilyDescriptor(bytes("log"), smallOptions(cache, 4L << 20)),
-            new ColumnFamilyDescriptor(bytes("pending"), smallOptions(cache, 1L << 20)));
+            new ColumnFamilyDescriptor(bytes("data"), dataOptions()),
+            new ColumnFamilyDescriptor(bytes("log"), smallOptions(cache, plan.smallBuffer())),
+            new ColumnFamilyDescriptor(bytes("pending"), smallOptions(cache, plan.smallBuffer())));
     var handles = new ArrayList<ColumnFamilyHandle>();
-    db = RocksDB.open(dbOptions(settings), settings.dir().toString(), descriptors, handles);
+    db = RocksDB.open(dbOptions(), settings.dir().toString(), descriptors, handles);
     counters = handles.get(0);
     index = handles.get(1);
     data = handles.get(2);
@@ -74,20 +77,22 @@ final class RocksLayout implements AutoCloseable {
     writeOptions = own(new WriteOptions());
   }
 
+  /** Opens the store with RocksDB's sizes planned for the disk it can actually have. */
   static RocksLayout open(DiskSettings settings) throws RocksDBException {
     try {
       Files.createDirectories(settings.dir());
     } catch (java.io.IOException e) {
       throw new RocksDBException("cannot create " + settings.dir() + ": " + e.getMessage());
     }
-    return new RocksLayout(settings);
+    var plan = SpacePlan.forCapacity(SpacePlan.capacity(settings.dir(), settings.maxSize()));
+    return new RocksLayout(settings, plan);
   }
 
-  private DBOptions dbOptions(DiskSettings settings) {
+  private DBOptions dbOptions() {
     return own(new DBOptions())
         .setCreateIfMissing(true)
         .setCreateMissingColumnFamilies(true)
-        .setMaxTotalWalSize(settings.walLimit())
+        .setMaxTotalWalSize(plan.walLimit())
         .setMaxManifestFileSize(4L << 20)
         .setKeepLogFileNum(2)
         .setMaxLogFileSize(1L << 20)
@@ -101,7 +106,7 @@ final class RocksLayout implements AutoCloseable {
   private ColumnFamilyOptions countersOptions() {
     return own(new ColumnFamilyOptions())
         .setMergeOperator(own(new UInt64AddOperator()))
-        .setWriteBufferSize(1L << 20);
+        .setWriteBufferSize(plan.smallBuffer());
   }
 
   private ColumnFamilyOptions indexOptions(LRUCache cache) {
@@ -114,18 +119,19 @@ final class RocksLayout implements AutoCloseable {
     return own(new ColumnFamilyOptions())
         .setTableFormatConfig(table)
         .setCompressionType(CompressionType.LZ4_COMPRESSION)
-        .setWriteBufferSize(8L << 20);
+        .setWriteBufferSize(plan.indexBuffer());
   }
 
-  private ColumnFamilyOptions dataOptions(DiskSettings settings) {
-    long buffer = settings.dataWriteBuffer();
+  private ColumnFamilyOptions dataOptions() {
+    long buffer = plan.dataBuffer();
     // Chunk reads go through the OS page cache; 1 MiB blocks would only churn a block cache.
     var table = new BlockBasedTableConfig().setNoBlockCache(true).setBlockSize(64 * 1024);
     return own(new ColumnFamilyOptions())
         .setTableFormatConfig(table)
         .setCompressionType(CompressionType.NO_COMPRESSION)
         .setWriteBufferSize(buffer)
-        .setMaxWriteBufferNumber(3)
+        .setMaxWriteBufferNumber(SpacePlan.DATA_BUFFERS)
+        .setMaxCompactionBytes(SpacePlan.COMPACTION_FILES * buffer)
         .setTargetFileSizeBase(buffer)
         .setMaxBytesForLevelBase(buffer * 8)
         .setLevelCompactionDynamicLevelBytes(false);
