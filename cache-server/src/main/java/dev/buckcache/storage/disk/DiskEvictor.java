@@ -403,14 +403,20 @@ final class DiskEvictor implements AutoCloseable {
 
   @Override
   public void close() {
+    close(TimeUnit.SECONDS.toNanos(10));
+  }
+
+  /** Stops the thread; true once it has ended (a round in progress finishes its RocksDB call). */
+  boolean close(long timeoutNanos) {
     closed = true;
     signal(work);
     signal(room);
     thread.interrupt();
     try {
-      thread.join(10_000);
+      thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(timeoutNanos)));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    return !thread.isAlive();
   }
 }

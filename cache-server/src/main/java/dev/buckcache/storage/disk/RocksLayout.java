@@ -38,6 +38,7 @@ import org.rocksdb.WriteOptions;
  * </ul>
  */
 final class RocksLayout implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RocksLayout.class);
   static final byte[] HEAD = "head".getBytes(StandardCharsets.US_ASCII);
   static final byte[] TAIL = "tail".getBytes(StandardCharsets.US_ASCII);
   static final byte[] ENTRIES = "entries".getBytes(StandardCharsets.US_ASCII);
@@ -51,12 +52,16 @@ final class RocksLayout implements AutoCloseable {
   final WriteOptions writeOptions;
   final SstFileManager files;
 
-  private final List<RocksObject> owned = new ArrayList<>();
+  private final List<org.rocksdb.AbstractImmutableNativeReference> owned = new ArrayList<>();
 
   final SpacePlan plan;
+  /** Opened with {@code RocksDB.openReadOnly}: nothing is written, not even a LOG file. */
+  final boolean readOnly;
 
-  private RocksLayout(DiskSettings settings, SpacePlan plan) throws RocksDBException {
+  private RocksLayout(DiskSettings settings, SpacePlan plan, boolean readOnly)
+      throws RocksDBException {
     this.plan = plan;
+    this.readOnly = readOnly;
     RocksDB.loadLibrary();
     files = own(new SstFileManager(Env.getDefault()));
     var cache = own(new LRUCache(64L << 20));
@@ -68,7 +73,9 @@ final class RocksLayout implements AutoCloseable {
             new ColumnFamilyDescriptor(bytes("log"), smallOptions(cache, plan.smallBuffer())),
             new ColumnFamilyDescriptor(bytes("pending"), smallOptions(cache, plan.smallBuffer())));
     var handles = new ArrayList<ColumnFamilyHandle>();
-    db = RocksDB.open(dbOptions(), settings.dir().toString(), descriptors, handles);
+    db = readOnly
+        ? RocksDB.openReadOnly(readOnlyOptions(), settings.dir().toString(), descriptors, handles)
+        : RocksDB.open(dbOptions(), settings.dir().toString(), descriptors, handles);
     counters = handles.get(0);
     index = handles.get(1);
     data = handles.get(2);
@@ -85,7 +92,26 @@ final class RocksLayout implements AutoCloseable {
       throw new RocksDBException("cannot create " + settings.dir() + ": " + e.getMessage());
     }
     var plan = SpacePlan.forCapacity(SpacePlan.capacity(settings.dir(), settings.maxSize()));
-    return new RocksLayout(settings, plan);
+    return new RocksLayout(settings, plan, false);
+  }
+
+  /**
+   * Opens an existing store without changing a byte of it: the WAL is replayed into memory only,
+   * and RocksDB's messages go to our log instead of a new LOG file. For {@code buckcache verify}.
+   */
+  static RocksLayout openReadOnly(DiskSettings settings) throws RocksDBException {
+    return new RocksLayout(settings, SpacePlan.forCapacity(settings.maxSize()), true);
+  }
+
+  private DBOptions readOnlyOptions() {
+    var options = own(new DBOptions()).setMaxLogFileSize(1L << 20);
+    options.setLogger(own(new org.rocksdb.Logger(InfoLogLevel.WARN_LEVEL) {
+      @Override
+      protected void log(InfoLogLevel level, String message) {
+        LOG.warn("rocksdb: {}", message);
+      }
+    }));
+    return options;
   }
 
   private DBOptions dbOptions() {
@@ -158,7 +184,7 @@ final class RocksLayout implements AutoCloseable {
     return total;
   }
 
-  private <T extends RocksObject> T own(T object) {
+  private <T extends org.rocksdb.AbstractImmutableNativeReference> T own(T object) {
     owned.add(object);
     return object;
   }
@@ -169,12 +195,20 @@ final class RocksLayout implements AutoCloseable {
 
   @Override
   public void close() {
+    if (readOnly) {
+      closeHandles();
+      return;
+    }
     try (var flush = new FlushOptions().setWaitForFlush(true)) {
       db.flush(flush, List.of(counters, index, log, pending));
       db.syncWal();
     } catch (RocksDBException e) {
       // The WAL still holds everything; a failed flush only makes the next open replay it.
     }
+    closeHandles();
+  }
+
+  private void closeHandles() {
     for (var h : List.of(counters, index, data, log, pending)) {
       h.close();
     }
