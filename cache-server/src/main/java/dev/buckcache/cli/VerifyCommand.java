@@ -33,6 +33,11 @@ final class VerifyCommand implements Callable<Integer> {
       System.err.println("buckcache: " + dir + " holds no store");
       return Main.EXIT_CONFIG;
     }
+    if (inUse(dir)) {
+      System.err.println("buckcache: " + dir + " is in use by a running server (its RocksDB LOCK is"
+          + " held); stop the server, then verify");
+      return Main.EXIT_CONFIG;
+    }
     // Read-only: the check changes nothing (no WAL replay into files, no eviction, no copies).
     var settings = new DiskSettings(dir, Long.MAX_VALUE / 4, 0.8, true, 1, DiskSettings.DEFAULT_CHUNK_SIZE);
     long started = System.nanoTime();
@@ -50,5 +55,29 @@ final class VerifyCommand implements Callable<Integer> {
     System.out.println(report.problems().size() + " problem(s):");
     report.problems().stream().limit(maxProblems).forEach(p -> System.out.println("  " + p));
     return Main.EXIT_FAILURE;
+  }
+
+  /**
+   * Whether another process holds the store's LOCK (RocksDB takes an fcntl lock on it, which is
+   * what FileChannel.tryLock asks for). Opening the file writes nothing to it.
+   */
+  private static boolean inUse(Path dir) {
+    var lock = dir.resolve("LOCK");
+    if (!Files.exists(lock)) {
+      return false;
+    }
+    try (var channel = java.nio.channels.FileChannel.open(lock,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      var held = channel.tryLock();
+      if (held == null) {
+        return true;
+      }
+      held.release();
+      return false;
+    } catch (java.nio.channels.OverlappingFileLockException e) {
+      return false; // this process holds it (a test); RocksDB's own check applies then
+    } catch (java.io.IOException e) {
+      return false;
+    }
   }
 }
