@@ -63,6 +63,15 @@ import org.slf4j.LoggerFactory;
  * Concurrency. Index mutations for one key (commit, refresh, eviction) hold that key's lock
  * stripe; readers take no locks. Streaming reads use an iterator, which pins the files it reads,
  * so eviction cannot tear a read in progress.
+ *
+ * Space. The budget keeps free what RocksDB's flushes, WAL and compactions need (SpacePlan, sized
+ * from the disk the store can really have), so eviction, which writes too, always has room.
+ *
+ * Stopping. close() stops the evictor and the copy-forward thread and waits for them, then closes
+ * every stream still open (each stream's methods and close are synchronized, so an iterator is
+ * never freed under a read in progress), then RocksDB. Calls after close fail with "the store is
+ * closed" instead of reaching freed native handles. A background thread that will not stop
+ * leaves RocksDB open: a leak until exit beats a native crash.
  */
 
 /** The RocksDB-backed tier: durable, chunked, zstd-compressed, evicting in LRU order. */
