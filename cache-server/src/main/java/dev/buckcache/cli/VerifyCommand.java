@@ -1,21 +1,19 @@
 package dev.buckcache.cli;
 
-import dev.buckcache.storage.StoreKey;
 import dev.buckcache.storage.disk.DiskAudit;
-import dev.buckcache.storage.disk.DiskListener;
 import dev.buckcache.storage.disk.DiskSettings;
 import dev.buckcache.storage.disk.DiskTier;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code buckcache verify}: opens a stopped server's store as the server would (finishing the
- * recovery of uploads a crash interrupted), then reads every entry: its chunks are all there,
- * its content matches its hash, and the byte and entry counters match what is stored.
+ * {@code buckcache verify}: opens a stopped server's store read-only (it changes no byte of it;
+ * uploads a crash interrupted are left for the server's next open to reclaim), then reads every
+ * entry: its chunks are all there, its content matches its hash, and the byte and entry counters
+ * match what is stored.
  */
 @Command(name = "verify", mixinStandardHelpOptions = true,
     description = {"Checks a store offline: every blob complete and matching its digest, size "
@@ -35,17 +33,16 @@ final class VerifyCommand implements Callable<Integer> {
       System.err.println("buckcache: " + dir + " holds no store");
       return Main.EXIT_CONFIG;
     }
-    // A max size no store reaches: opening for a check must never evict anything.
+    if (inUse(dir)) {
+      System.err.println("buckcache: " + dir + " is in use by a running server (its RocksDB LOCK is"
+          + " held); stop the server, then verify");
+      return Main.EXIT_CONFIG;
+    }
+    // Read-only: the check changes nothing (no WAL replay into files, no eviction, no copies).
     var settings = new DiskSettings(dir, Long.MAX_VALUE / 4, 0.8, true, 1, DiskSettings.DEFAULT_CHUNK_SIZE);
     long started = System.nanoTime();
     DiskAudit.Report report;
-    try (var tier = DiskTier.open(settings, new DiskListener() {
-      @Override
-      public void evicted(List<StoreKey> keys) {}
-
-      @Override
-      public void placed(StoreKey key, long ringOffset) {}
-    })) {
+    try (var tier = DiskTier.openReadOnly(settings)) {
       report = DiskAudit.run(tier);
     }
     long ms = (System.nanoTime() - started) / 1_000_000;
@@ -58,5 +55,29 @@ final class VerifyCommand implements Callable<Integer> {
     System.out.println(report.problems().size() + " problem(s):");
     report.problems().stream().limit(maxProblems).forEach(p -> System.out.println("  " + p));
     return Main.EXIT_FAILURE;
+  }
+
+  /**
+   * Whether another process holds the store's LOCK (RocksDB takes an fcntl lock on it, which is
+   * what FileChannel.tryLock asks for). Opening the file writes nothing to it.
+   */
+  private static boolean inUse(Path dir) {
+    var lock = dir.resolve("LOCK");
+    if (!Files.exists(lock)) {
+      return false;
+    }
+    try (var channel = java.nio.channels.FileChannel.open(lock,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      var held = channel.tryLock();
+      if (held == null) {
+        return true;
+      }
+      held.release();
+      return false;
+    } catch (java.nio.channels.OverlappingFileLockException e) {
+      return false; // this process holds it (a test); RocksDB's own check applies then
+    } catch (java.io.IOException e) {
+      return false;
+    }
   }
 }

@@ -35,7 +35,7 @@ public final class ConfigLoader {
       "--max-size", "SIZE", "10GB", "disk budget, RocksDB's files included");
   public static final Setting CLEANUP = new Setting("storage.cleanup_threshold",
       "BUCKCACHE_CLEANUP_THRESHOLD", "--cleanup-threshold", "FRACTION", "0.8",
-      "eviction frees down to this fraction of the budget");
+      "eviction frees down to this fraction of the budget (above 0.5, below 1)");
   public static final Setting MEMORY_SIZE = new Setting("storage.memory_size",
       "BUCKCACHE_MEMORY_SIZE", "--memory-size", "SIZE", "512MB",
       "memory tier for small blobs, 0 = off; the default shrinks to a quarter of a small heap");
@@ -164,7 +164,9 @@ public final class ConfigLoader {
     long maxSize = get(values, MAX_SIZE, Sizes::parse);
     check(maxSize >= DiskSettings.MIN_MAX_SIZE, values, MAX_SIZE, "must be at least 32MiB");
     double cleanup = get(values, CLEANUP, Double::parseDouble);
-    check(cleanup > 0 && cleanup < 1, values, CLEANUP, "must be between 0 and 1, e.g. 0.8");
+    check(DiskSettings.validCleanupThreshold(cleanup), values, CLEANUP, "must be above 0.5 and "
+        + "below 1, e.g. 0.8 (an eviction round frees less than half the budget, so an entry read "
+        + "lately is never the next to go)");
     long memory = get(values, MEMORY_SIZE, Sizes::parse);
     if (values.get(MEMORY_SIZE.key()).source().equals("default")) {
       memory = Math.min(memory, maxHeap / 4); // a small container still starts, with a smaller tier

@@ -167,33 +167,57 @@ public final class BuckcacheServer implements AutoCloseable {
     return executor;
   }
 
-  /** Graceful stop; idempotent. */
+  /**
+   * Graceful stop within one grace period shared by every step; idempotent. In order: both front
+   * ends stop accepting at once and drain their in-flight calls (in parallel, so the grace is not
+   * spent once per front end); the storage executor then runs what was queued (reader and writer
+   * closes among it) until the same deadline; last the store stops its evictor and copy-forward
+   * thread, closes readers still open and closes RocksDB.
+   */
   @Override
   public void close() {
     if (!stopped.compareAndSet(false, true)) {
       return;
     }
     long grace = config.shutdownGrace().toMillis();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(grace);
     log.info("stopping: finishing in-flight work (grace {} ms)", grace);
-    if (grpc != null) {
-      grpc.stop(config.shutdownGrace());
-    }
-    if (http != null) {
-      http.stop(config.shutdownGrace());
-    }
     try {
-      if (!executor.shutdown(grace, TimeUnit.MILLISECONDS)) {
+      stopFrontEnds(deadline);
+      if (!executor.shutdown(left(deadline), TimeUnit.NANOSECONDS)) {
         log.warn("in-flight work did not finish within the grace period; cancelling it");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
       executor.close();
-      store.close();
+      // The store's own stop is bounded too; a second is the least it gets to stop its threads.
+      store.close(java.time.Duration.ofNanos(Math.max(left(deadline), TimeUnit.SECONDS.toNanos(1))));
       if (tls != null) {
         tls.close();
       }
     }
     log.info("stopped cleanly: store flushed and closed");
+  }
+
+  /** Stops both front ends at once, each with the time left until {@code deadline}. */
+  private void stopFrontEnds(long deadline) throws InterruptedException {
+    var stops = new java.util.ArrayList<Thread>();
+    if (grpc != null) {
+      stops.add(new Thread(() -> grpc.stop(java.time.Duration.ofNanos(left(deadline))),
+          "buckcache-stop-grpc"));
+    }
+    if (http != null) {
+      stops.add(new Thread(() -> http.stop(java.time.Duration.ofNanos(left(deadline))),
+          "buckcache-stop-http"));
+    }
+    stops.forEach(Thread::start);
+    for (var t : stops) {
+      t.join();
+    }
+  }
+
+  private static long left(long deadline) {
+    return Math.max(0, deadline - System.nanoTime());
   }
 }

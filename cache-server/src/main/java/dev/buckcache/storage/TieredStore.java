@@ -300,6 +300,11 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     disk.close();
   }
 
+  /** Closes within {@code timeout}: background threads stopped, open readers closed, then disk. */
+  public void close(java.time.Duration timeout) {
+    disk.close(timeout);
+  }
+
   /** Sends verified bytes to a disk write and, on commit, the whole value to memory if small. */
   private final class DiskSink implements VerifyingWriter.Sink {
     private final StoreKey key;

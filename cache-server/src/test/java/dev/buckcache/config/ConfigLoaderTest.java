@@ -59,6 +59,8 @@ class ConfigLoaderTest {
       "storage.max_size|1MB|must be at least 32MiB",
       "storage.cleanup_threshold|1.5|invalid storage.cleanup_threshold '1.5'",
       "storage.cleanup_threshold|abc|not a number",
+      "storage.cleanup_threshold|0.3|must be above 0.5 and below 1",
+      "storage.cleanup_threshold|0.5|must be above 0.5 and below 1",
       "storage.compression|lz4|not one of zstd, none",
       "storage.zstd_level|30|must be 1 to 19",
       "storage.memory_size|6GB|more than half the JVM heap",

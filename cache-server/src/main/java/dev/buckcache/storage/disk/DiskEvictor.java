@@ -53,8 +53,8 @@ final class DiskEvictor implements AutoCloseable {
   private long lowerBound;
   /** The filesystem holding the store, whose free space bounds the budget too; null if unknown. */
   private final FileStore fileStore;
-  /** Free space kept for what is not blob data (WAL, flushes), on a disk smaller than max. */
-  private final long headroom;
+  /** Free space RocksDB's own work needs at all times (see SpacePlan), metadata aside. */
+  private final long reserve;
   private volatile long diskBound = Long.MAX_VALUE;
   private long lastTidy = System.nanoTime();
   /** Why the last eviction round failed (e.g. RocksDB stopped writes on a full disk); or null. */
@@ -68,15 +68,13 @@ final class DiskEvictor implements AutoCloseable {
     this.metadataBytes = db.metadataBytes();
     this.thread = DiskTier.daemon("buckcache-evictor").newThread(this::run);
     FileStore store = null;
-    long total = Long.MAX_VALUE;
     try {
       store = Files.getFileStore(tier.settings.dir());
-      total = store.getTotalSpace();
     } catch (IOException e) {
       log.warn("cannot watch the free space of {}: {}", tier.settings.dir(), e.getMessage());
     }
     this.fileStore = store;
-    this.headroom = Math.min(tier.settings.fixedReserve(), total / 4);
+    this.reserve = db.plan.reserve();
     measureDisk();
   }
 
@@ -84,13 +82,16 @@ final class DiskEvictor implements AutoCloseable {
     thread.start();
   }
 
-  /** What blobs may use: max size less the reserve, and no more than the disk has room for. */
+  /**
+   * What blobs may use: max size less RocksDB's reserve and metadata, and no more than the disk
+   * leaves after that same reserve, so flushes and compactions always find room (SpacePlan).
+   */
   long budget() {
     return Math.min(configuredBudget(), diskBound);
   }
 
   private long configuredBudget() {
-    return tier.settings.maxSize() - tier.settings.fixedReserve() - metadataBytes;
+    return tier.settings.maxSize() - reserve - metadataBytes;
   }
 
   /**
@@ -105,7 +106,9 @@ final class DiskEvictor implements AutoCloseable {
     }
     try {
       long onDisk = tier.head.get() - tier.tail.get() + reclaimingBytes.get();
-      long bound = onDisk + fileStore.getUsableSpace() - headroom;
+      // The metadata files are on disk already; their size is reserved again because a
+      // compaction may rewrite them whole.
+      long bound = onDisk + fileStore.getUsableSpace() - reserve - metadataBytes;
       diskBound = bound;
       if (bound < configuredBudget() && diskBoundLogged.compareAndSet(false, true)) {
         log.warn("the disk holding {} has room for about {} bytes of blobs, less than max_size "
@@ -400,14 +403,20 @@ final class DiskEvictor implements AutoCloseable {
 
   @Override
   public void close() {
+    close(TimeUnit.SECONDS.toNanos(10));
+  }
+
+  /** Stops the thread; true once it has ended (a round in progress finishes its RocksDB call). */
+  boolean close(long timeoutNanos) {
     closed = true;
     signal(work);
     signal(room);
     thread.interrupt();
     try {
-      thread.join(10_000);
+      thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(timeoutNanos)));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    return !thread.isAlive();
   }
 }

@@ -5,6 +5,15 @@ import java.util.List;
 
 /** What upper tiers hear from the disk tier. Called on background threads; must not block. */
 public interface DiskListener {
+  /** Hears nothing: for a tier without upper tiers (verify). */
+  DiskListener NONE = new DiskListener() {
+    @Override
+    public void evicted(List<StoreKey> keys) {}
+
+    @Override
+    public void placed(StoreKey key, long ringOffset) {}
+  };
+
   /** These entries were evicted. */
   void evicted(List<StoreKey> keys);
 

@@ -20,32 +20,17 @@ public record DiskSettings(
     if (maxSize < MIN_MAX_SIZE) {
       throw new IllegalArgumentException("max size must be at least 32MiB");
     }
-    if (!(cleanupThreshold > 0 && cleanupThreshold < 1)) {
-      throw new IllegalArgumentException("cleanup threshold must be between 0 and 1");
+    if (!validCleanupThreshold(cleanupThreshold)) {
+      throw new IllegalArgumentException("cleanup threshold must be above 0.5 and below 1");
     }
   }
 
-  /** Memtable size of the data column family: small stores flush often, big ones less. */
-  long dataWriteBuffer() {
-    return clamp(maxSize / 64, 1L << 20, 64L << 20);
-  }
-
-  /** Total WAL size at which RocksDB forces flushes. */
-  long walLimit() {
-    return clamp(maxSize / 32, 2L << 20, 128L << 20);
-  }
-
   /**
-   * Disk kept free of blob data for what is not blob data: WAL files (RocksDB keeps a WAL until
-   * every column family has flushed past it, so up to about three WAL limits were measured), data
-   * files holding evicted chunks until the next round drops them, MANIFEST, OPTIONS and LOG.
-   * About 20% of a 64MB store, under 6% of a 10GB one.
+   * Above {@link DiskTier#REFRESH_FRACTION} (0.5) and below 1: a round then frees less than the
+   * refresh window, so an entry read since it came within reach is never the next to go (see
+   * the design notes in DiskTier).
    */
-  long fixedReserve() {
-    return 3 * walLimit() + 3 * dataWriteBuffer() + (4L << 20);
-  }
-
-  private static long clamp(long v, long lo, long hi) {
-    return Math.max(lo, Math.min(hi, v));
+  public static boolean validCleanupThreshold(double threshold) {
+    return threshold > 1 - DiskTier.REFRESH_FRACTION && threshold < 1;
   }
 }

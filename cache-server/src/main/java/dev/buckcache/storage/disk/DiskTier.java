@@ -48,7 +48,12 @@ import org.slf4j.LoggerFactory;
  * same stored bytes; Buildbarn's "refresh" idea). Eviction frees (1 - cleanup threshold) of the
  * budget per round, less than half, so an entry read since it came within reach is never the next
  * to go; a hot set survives any flood of new writes, and a store far from full copies nothing.
- * Copies run on one background thread, at most one per key.
+ * Copies run on one background thread, at most one per key. "Less than half" is enforced, not
+ * assumed: storage.cleanup_threshold must lie in (0.5, 1) (DiskSettings.validCleanupThreshold;
+ * ConfigLoader names the key). Deriving the window from a lower threshold instead would widen it
+ * to most of the ring, so nearly every read would copy its entry (write amplification that grows
+ * as the threshold falls), and a round that throws away more than half the cache is not a setting
+ * anyone needs.
  *
  * Crashes. An upload records its seq in `pending` before writing chunks and removes it in its
  * commit batch. On open, leftover pending seqs become dead log records sized by RocksDB's
@@ -58,6 +63,15 @@ import org.slf4j.LoggerFactory;
  * Concurrency. Index mutations for one key (commit, refresh, eviction) hold that key's lock
  * stripe; readers take no locks. Streaming reads use an iterator, which pins the files it reads,
  * so eviction cannot tear a read in progress.
+ *
+ * Space. The budget keeps free what RocksDB's flushes, WAL and compactions need (SpacePlan, sized
+ * from the disk the store can really have), so eviction, which writes too, always has room.
+ *
+ * Stopping. close() stops the evictor and the copy-forward thread and waits for them, then closes
+ * every stream still open (each stream's methods and close are synchronized, so an iterator is
+ * never freed under a read in progress), then RocksDB. Calls after close fail with "the store is
+ * closed" instead of reaching freed native handles. A background thread that will not stop
+ * leaves RocksDB open: a leak until exit beats a native crash.
  */
 
 /** The RocksDB-backed tier: durable, chunked, zstd-compressed, evicting in LRU order. */
@@ -88,6 +102,9 @@ public final class DiskTier implements AutoCloseable {
   private final ThreadPoolExecutor refresher;
   private final DiskEvictor evictor;
   private final DiskListener listener;
+  /** Streams not yet closed; closing the tier closes them before RocksDB. Guards `closed`. */
+  private final Set<ChunkStream> openStreams = ConcurrentHashMap.newKeySet();
+  private volatile boolean closed;
 
   private DiskTier(DiskSettings settings, RocksLayout db, DiskListener listener)
       throws RocksDBException {
@@ -98,12 +115,43 @@ public final class DiskTier implements AutoCloseable {
       stripes[i] = new ReentrantLock();
     }
     loadCounters();
+    this.listener = listener;
+    if (db.readOnly) {
+      this.refresher = null;
+      this.evictor = null;
+      return;
+    }
     recoverPending();
     this.refresher =
         new ThreadPoolExecutor(
             1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4096), daemon("buckcache-refresh"));
-    this.listener = listener;
     this.evictor = new DiskEvictor(this, listener::evicted);
+  }
+
+  /**
+   * Opens an existing store to read it and change nothing: RocksDB read-only (the WAL replayed in
+   * memory only), no evictor, no copy-forward, no recovery of interrupted uploads (the next
+   * normal open does that). Writes fail. For {@code buckcache verify} on a stopped server.
+   */
+  public static DiskTier openReadOnly(DiskSettings settings) {
+    requireNonNull(settings, "settings");
+    RocksLayout layout;
+    try {
+      layout = RocksLayout.openReadOnly(settings);
+    } catch (RocksDBException e) {
+      throw DiskErrors.wrap(e, "opening the store in " + settings.dir() + " read-only");
+    }
+    try {
+      return new DiskTier(settings, layout, DiskListener.NONE);
+    } catch (RocksDBException | RuntimeException e) {
+      layout.close();
+      throw e instanceof RocksDBException re ? DiskErrors.wrap(re, "opening the store") : (RuntimeException) e;
+    }
+  }
+
+  /** Whether this tier was opened by {@link #openReadOnly}. */
+  public boolean readOnly() {
+    return db.readOnly;
   }
 
   /**
@@ -181,6 +229,7 @@ public final class DiskTier implements AutoCloseable {
 
   /** The index record, or null. */
   EntryMeta lookup(StoreKey key) {
+    checkOpen();
     try {
       var bytes = db.db.get(db.index, key.bytes());
       return bytes == null ? null : EntryMeta.decode(bytes);
@@ -193,6 +242,7 @@ public final class DiskTier implements AutoCloseable {
   List<EntryMeta> lookupAll(List<StoreKey> keys) {
     var raw = new ArrayList<byte[]>(keys.size());
     keys.forEach(k -> raw.add(k.bytes()));
+    checkOpen();
     try {
       var values = db.db.multiGetAsList(java.util.Collections.nCopies(keys.size(), db.index), raw);
       var out = new ArrayList<EntryMeta>(values.size());
@@ -235,6 +285,7 @@ public final class DiskTier implements AutoCloseable {
     if (meta.chunkCount() > 1) {
       throw new IllegalArgumentException("entry has " + meta.chunkCount() + " chunks");
     }
+    checkOpen();
     try {
       var value = db.db.get(db.data, Keys.chunk(meta.seq(), 0));
       return value == null ? null : codec.decode(value, meta.rawLength(0));
@@ -290,9 +341,10 @@ public final class DiskTier implements AutoCloseable {
     private final EntryMeta meta;
     private final Slice upperBound;
     private final ReadOptions options;
-    private final RocksIterator iterator;
+    private RocksIterator iterator;
     private int chunkNo;
     private int skip;
+    private boolean streamClosed;
 
     private ChunkStream(EntryMeta meta, long offset) {
       this.meta = meta;
@@ -300,7 +352,15 @@ public final class DiskTier implements AutoCloseable {
       this.skip = meta.chunkSize() == 0 ? 0 : (int) (offset % meta.chunkSize());
       this.upperBound = new Slice(Keys.chunk(meta.seq() + 1, 0));
       this.options = new ReadOptions().setIterateUpperBound(upperBound).setFillCache(false);
-      this.iterator = db.db.newIterator(db.data, options);
+      synchronized (openStreams) {
+        if (closed) {
+          options.close();
+          upperBound.close();
+          throw storeClosed();
+        }
+        this.iterator = db.db.newIterator(db.data, options);
+        openStreams.add(this);
+      }
       iterator.seek(Keys.chunk(meta.seq(), chunkNo));
     }
 
@@ -332,7 +392,10 @@ public final class DiskTier implements AutoCloseable {
       return raw;
     }
 
-    private byte[] nextValue() {
+    private synchronized byte[] nextValue() {
+      if (streamClosed) {
+        throw storeClosed();
+      }
       if (chunkNo >= meta.chunkCount()) {
         return null;
       }
@@ -346,11 +409,17 @@ public final class DiskTier implements AutoCloseable {
       return value;
     }
 
+    /** Idempotent; waits for a read in progress on another thread, never frees under it. */
     @Override
-    public void close() {
+    public synchronized void close() {
+      if (streamClosed) {
+        return;
+      }
+      streamClosed = true;
       iterator.close();
       options.close();
       upperBound.close();
+      openStreams.remove(this);
     }
   }
 
@@ -358,6 +427,9 @@ public final class DiskTier implements AutoCloseable {
 
   /** Starts writing an entry; the caller must {@link DiskWrite#commit} or {@link DiskWrite#abort}. */
   public DiskWrite begin(StoreKey key, byte kind, long expectedSize) {
+    if (db.readOnly) {
+      throw new IllegalStateException("the store was opened read-only");
+    }
     return new DiskWrite(this, key, kind, expectedSize, allocateSeq());
   }
 
@@ -405,6 +477,9 @@ public final class DiskTier implements AutoCloseable {
    * before eviction starts). In a store far from full nothing is copied.
    */
   public boolean isOld(long ringOffset) {
+    if (evictor == null) {
+      return false;
+    }
     long t = tail.get();
     long budget = evictor.budget();
     long free = Math.max(0, budget - (head.get() - t));
@@ -475,10 +550,10 @@ public final class DiskTier implements AutoCloseable {
         entries.get(),
         head.get() - tail.get(),
         pendingBytes.get(),
-        evictor.budget(),
+        evictor == null ? settings.maxSize() : evictor.budget(),
         settings.maxSize(),
-        evictor.evictedEntries(),
-        evictor.evictedBytes(),
+        evictor == null ? 0 : evictor.evictedEntries(),
+        evictor == null ? 0 : evictor.evictedBytes(),
         refreshes.get());
   }
 
@@ -488,11 +563,16 @@ public final class DiskTier implements AutoCloseable {
 
   /** Runs one eviction round now if over budget; for tests and operators. */
   public void evictIfNeeded() {
-    evictor.evictIfNeeded();
+    if (evictor != null) {
+      evictor.evictIfNeeded();
+    }
   }
 
   /** Waits until background copies queued so far are done; for tests. */
   void drainRefreshes() {
+    if (refresher == null) {
+      return;
+    }
     var done = new java.util.concurrent.CountDownLatch(1);
     refresher.execute(done::countDown);
     try {
@@ -510,19 +590,70 @@ public final class DiskTier implements AutoCloseable {
     };
   }
 
+  boolean isClosed() {
+    return closed;
+  }
+
+  /** Fails fast once closed: RocksDB must never be called after its handles are freed. */
+  void checkOpen() {
+    if (closed) {
+      throw storeClosed();
+    }
+  }
+
+  private static StorageException storeClosed() {
+    return new StorageException.Failure("the store is closed (the server is stopping)", null);
+  }
+
   @Override
   public void close() {
-    evictor.close();
-    refresher.shutdown();
-    try {
-      if (!refresher.awaitTermination(10, TimeUnit.SECONDS)) {
-        refresher.shutdownNow();
+    close(java.time.Duration.ofSeconds(10));
+  }
+
+  /**
+   * Stops in order: the evictor and the copy-forward thread first (waiting for them, within
+   * {@code timeout}), then open streams (their iterators), then RocksDB. If a background thread
+   * does not stop even after RocksDB's own background work is cancelled, RocksDB is left open
+   * (its handles leak until exit) rather than freed under a thread still using it.
+   */
+  public void close(java.time.Duration timeout) {
+    synchronized (openStreams) {
+      if (closed) {
+        return;
       }
-    } catch (InterruptedException e) {
-      refresher.shutdownNow();
-      Thread.currentThread().interrupt();
+      closed = true;
+    }
+    long deadline = System.nanoTime() + timeout.toNanos();
+    boolean stopped = stopBackground(deadline);
+    if (!stopped) {
+      db.db.cancelAllBackgroundWork(true);
+      stopped = stopBackground(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
+    }
+    for (var stream : List.copyOf(openStreams)) {
+      stream.close();
+    }
+    if (!stopped) {
+      log.error("eviction or copy-forward did not stop; leaving RocksDB open rather than closing"
+          + " it under them (it closes at exit)");
+      return;
     }
     db.close();
     codec.close();
+  }
+
+  /** Stops the evictor and the refresher; true once both threads have ended. */
+  private boolean stopBackground(long deadline) {
+    if (evictor == null) {
+      return true;
+    }
+    boolean evictorStopped = evictor.close(Math.max(0, deadline - System.nanoTime()));
+    refresher.shutdownNow();
+    try {
+      return refresher.awaitTermination(Math.max(1, deadline - System.nanoTime()),
+          TimeUnit.NANOSECONDS) && evictorStopped;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
   }
 }

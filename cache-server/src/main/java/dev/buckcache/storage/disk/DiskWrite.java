@@ -70,6 +70,7 @@ public final class DiskWrite {
 
   private void putChunk(byte[] value) {
     tier.reserve(value.length);
+    tier.checkOpen();
     try {
       if (!pendingRecorded) {
         db.db.put(db.pending, db.writeOptions, Keys.seq(seq), NO_KEY);
@@ -121,6 +122,7 @@ public final class DiskWrite {
   }
 
   private void writeCommit(byte[] last, boolean isNew) {
+    tier.checkOpen();
     long stored = flushedBytes + (last == null ? 0 : last.length);
     int chunks = chunkNo + (last == null ? 0 : 1);
     long offset = tier.head.getAndAdd(stored);
@@ -156,7 +158,7 @@ public final class DiskWrite {
     if (done) {
       return;
     }
-    if (pendingRecorded) {
+    if (pendingRecorded && !tier.isClosed()) {
       try (var batch = new WriteBatch()) {
         batch.delete(db.pending, Keys.seq(seq));
         batch.put(db.log, Keys.seq(seq), Keys.logRecord(flushedBytes, NO_KEY));

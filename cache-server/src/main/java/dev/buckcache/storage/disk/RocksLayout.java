@@ -18,7 +18,6 @@ import org.rocksdb.InfoLogLevel;
 import org.rocksdb.LRUCache;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksObject;
 import org.rocksdb.SstFileManager;
 import org.rocksdb.UInt64AddOperator;
 import org.rocksdb.WriteOptions;
@@ -38,6 +37,7 @@ import org.rocksdb.WriteOptions;
  * </ul>
  */
 final class RocksLayout implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RocksLayout.class);
   static final byte[] HEAD = "head".getBytes(StandardCharsets.US_ASCII);
   static final byte[] TAIL = "tail".getBytes(StandardCharsets.US_ASCII);
   static final byte[] ENTRIES = "entries".getBytes(StandardCharsets.US_ASCII);
@@ -51,9 +51,16 @@ final class RocksLayout implements AutoCloseable {
   final WriteOptions writeOptions;
   final SstFileManager files;
 
-  private final List<RocksObject> owned = new ArrayList<>();
+  private final List<org.rocksdb.AbstractImmutableNativeReference> owned = new ArrayList<>();
 
-  private RocksLayout(DiskSettings settings) throws RocksDBException {
+  final SpacePlan plan;
+  /** Opened with {@code RocksDB.openReadOnly}: nothing is written, not even a LOG file. */
+  final boolean readOnly;
+
+  private RocksLayout(DiskSettings settings, SpacePlan plan, boolean readOnly)
+      throws RocksDBException {
+    this.plan = plan;
+    this.readOnly = readOnly;
     RocksDB.loadLibrary();
     files = own(new SstFileManager(Env.getDefault()));
     var cache = own(new LRUCache(64L << 20));
@@ -61,11 +68,13 @@ final class RocksLayout implements AutoCloseable {
         List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, countersOptions()),
             new ColumnFamilyDescriptor(bytes("index"), indexOptions(cache)),
-            new ColumnFamilyDescriptor(bytes("data"), dataOptions(settings)),
-            new ColumnFamilyDescriptor(bytes("log"), smallOptions(cache, 4L << 20)),
-            new ColumnFamilyDescriptor(bytes("pending"), smallOptions(cache, 1L << 20)));
+            new ColumnFamilyDescriptor(bytes("data"), dataOptions()),
+            new ColumnFamilyDescriptor(bytes("log"), smallOptions(cache, plan.smallBuffer())),
+            new ColumnFamilyDescriptor(bytes("pending"), smallOptions(cache, plan.smallBuffer())));
     var handles = new ArrayList<ColumnFamilyHandle>();
-    db = RocksDB.open(dbOptions(settings), settings.dir().toString(), descriptors, handles);
+    db = readOnly
+        ? RocksDB.openReadOnly(readOnlyOptions(), settings.dir().toString(), descriptors, handles)
+        : RocksDB.open(dbOptions(), settings.dir().toString(), descriptors, handles);
     counters = handles.get(0);
     index = handles.get(1);
     data = handles.get(2);
@@ -74,20 +83,41 @@ final class RocksLayout implements AutoCloseable {
     writeOptions = own(new WriteOptions());
   }
 
+  /** Opens the store with RocksDB's sizes planned for the disk it can actually have. */
   static RocksLayout open(DiskSettings settings) throws RocksDBException {
     try {
       Files.createDirectories(settings.dir());
     } catch (java.io.IOException e) {
       throw new RocksDBException("cannot create " + settings.dir() + ": " + e.getMessage());
     }
-    return new RocksLayout(settings);
+    var plan = SpacePlan.forCapacity(SpacePlan.capacity(settings.dir(), settings.maxSize()));
+    return new RocksLayout(settings, plan, false);
   }
 
-  private DBOptions dbOptions(DiskSettings settings) {
+  /**
+   * Opens an existing store without changing a byte of it: the WAL is replayed into memory only,
+   * and RocksDB's messages go to our log instead of a new LOG file. For {@code buckcache verify}.
+   */
+  static RocksLayout openReadOnly(DiskSettings settings) throws RocksDBException {
+    return new RocksLayout(settings, SpacePlan.forCapacity(settings.maxSize()), true);
+  }
+
+  private DBOptions readOnlyOptions() {
+    var options = own(new DBOptions()).setMaxLogFileSize(1L << 20);
+    options.setLogger(own(new org.rocksdb.Logger(InfoLogLevel.WARN_LEVEL) {
+      @Override
+      protected void log(InfoLogLevel level, String message) {
+        LOG.warn("rocksdb: {}", message);
+      }
+    }));
+    return options;
+  }
+
+  private DBOptions dbOptions() {
     return own(new DBOptions())
         .setCreateIfMissing(true)
         .setCreateMissingColumnFamilies(true)
-        .setMaxTotalWalSize(settings.walLimit())
+        .setMaxTotalWalSize(plan.walLimit())
         .setMaxManifestFileSize(4L << 20)
         .setKeepLogFileNum(2)
         .setMaxLogFileSize(1L << 20)
@@ -101,7 +131,7 @@ final class RocksLayout implements AutoCloseable {
   private ColumnFamilyOptions countersOptions() {
     return own(new ColumnFamilyOptions())
         .setMergeOperator(own(new UInt64AddOperator()))
-        .setWriteBufferSize(1L << 20);
+        .setWriteBufferSize(plan.smallBuffer());
   }
 
   private ColumnFamilyOptions indexOptions(LRUCache cache) {
@@ -114,18 +144,19 @@ final class RocksLayout implements AutoCloseable {
     return own(new ColumnFamilyOptions())
         .setTableFormatConfig(table)
         .setCompressionType(CompressionType.LZ4_COMPRESSION)
-        .setWriteBufferSize(8L << 20);
+        .setWriteBufferSize(plan.indexBuffer());
   }
 
-  private ColumnFamilyOptions dataOptions(DiskSettings settings) {
-    long buffer = settings.dataWriteBuffer();
+  private ColumnFamilyOptions dataOptions() {
+    long buffer = plan.dataBuffer();
     // Chunk reads go through the OS page cache; 1 MiB blocks would only churn a block cache.
     var table = new BlockBasedTableConfig().setNoBlockCache(true).setBlockSize(64 * 1024);
     return own(new ColumnFamilyOptions())
         .setTableFormatConfig(table)
         .setCompressionType(CompressionType.NO_COMPRESSION)
         .setWriteBufferSize(buffer)
-        .setMaxWriteBufferNumber(3)
+        .setMaxWriteBufferNumber(SpacePlan.DATA_BUFFERS)
+        .setMaxCompactionBytes(SpacePlan.COMPACTION_FILES * buffer)
         .setTargetFileSizeBase(buffer)
         .setMaxBytesForLevelBase(buffer * 8)
         .setLevelCompactionDynamicLevelBytes(false);
@@ -152,7 +183,7 @@ final class RocksLayout implements AutoCloseable {
     return total;
   }
 
-  private <T extends RocksObject> T own(T object) {
+  private <T extends org.rocksdb.AbstractImmutableNativeReference> T own(T object) {
     owned.add(object);
     return object;
   }
@@ -163,12 +194,20 @@ final class RocksLayout implements AutoCloseable {
 
   @Override
   public void close() {
+    if (readOnly) {
+      closeHandles();
+      return;
+    }
     try (var flush = new FlushOptions().setWaitForFlush(true)) {
       db.flush(flush, List.of(counters, index, log, pending));
       db.syncWal();
     } catch (RocksDBException e) {
       // The WAL still holds everything; a failed flush only makes the next open replay it.
     }
+    closeHandles();
+  }
+
+  private void closeHandles() {
     for (var h : List.of(counters, index, data, log, pending)) {
       h.close();
     }
