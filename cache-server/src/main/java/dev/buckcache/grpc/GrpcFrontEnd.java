@@ -96,12 +96,18 @@ public final class GrpcFrontEnd implements AutoCloseable {
       builder.sslContext(tls);
     }
     var callers = new Callers(authenticator, strictReadScope, certs, metrics);
+    var recorder = metrics == null ? null : new MetricsInterceptor(metrics);
     for (var service : services(store, results, digests, maxBatchBytes)) {
       // Health stays open for probes; every cache service sees who calls. The last interceptor
-      // runs first: metrics see refused calls too.
-      builder.addService(MalformedMessages.guard(metrics == null
-          ? io.grpc.ServerInterceptors.intercept(service, callers)
-          : io.grpc.ServerInterceptors.intercept(service, callers, new MetricsInterceptor(metrics))));
+      // runs first: the outer recorder sees refused and malformed calls too, the inner one
+      // (after auth) sees parsed messages.
+      if (recorder == null) {
+        builder.addService(MalformedMessages.guard(io.grpc.ServerInterceptors.intercept(service, callers)));
+      } else {
+        builder.addService(io.grpc.ServerInterceptors.intercept(MalformedMessages.guard(
+            io.grpc.ServerInterceptors.intercept(service, MetricsInterceptor.inner(), callers)),
+            recorder.outer()));
+      }
       if (service instanceof ByteStreamService bs) {
         byteStream = bs;
       }
