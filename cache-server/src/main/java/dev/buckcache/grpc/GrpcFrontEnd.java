@@ -89,6 +89,9 @@ public final class GrpcFrontEnd implements AutoCloseable {
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .maxConcurrentCallsPerConnection(1000)
+        // grpc-java would use a private pooled allocator that no meter sees: share Netty's
+        // default (adaptive) one with the HTTP side, which netty_allocator_* meters.
+        .withChildOption(io.netty.channel.ChannelOption.ALLOCATOR, io.netty.buffer.ByteBufAllocator.DEFAULT)
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
     ByteStreamService byteStream = null;

@@ -15,7 +15,8 @@ import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
-import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Set;
@@ -58,7 +59,17 @@ public final class CacheMetrics {
     new JvmThreadMetrics().bindTo(registry);
     new ClassLoaderMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
-    new NettyAllocatorMetrics(PooledByteBufAllocator.DEFAULT).bindTo(registry);
+    bindAllocator(ByteBufAllocator.DEFAULT);
+  }
+
+  /**
+   * Netty 4.2 serves both front ends from {@code ByteBufAllocator.DEFAULT} (the adaptive
+   * allocator; the gRPC server is given it explicitly), so that is the one metered.
+   */
+  private void bindAllocator(ByteBufAllocator allocator) {
+    if (allocator instanceof ByteBufAllocatorMetricProvider metered) {
+      new NettyAllocatorMetrics(metered).bindTo(registry);
+    }
   }
 
   private void bindStore(TieredStore store) {

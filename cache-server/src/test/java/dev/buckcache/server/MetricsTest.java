@@ -193,4 +193,41 @@ class MetricsTest {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
+  @Test
+  void statusPageCasHitRatio_ignoresActionCacheReads_andMatchesPrometheus() throws Exception {
+    var blob = "a cas blob".getBytes();
+    var sha = DigestFunction.SHA256.hash(blob);
+    assertThat(send("PUT", "/cas/" + sha, blob, true)).isEqualTo(200);
+    assertThat(send("GET", "/cas/" + sha, null, true)).isEqualTo(200);
+    assertThat(send("GET", "/cas/" + "0".repeat(64), null, true)).isEqualTo(404);
+    for (int i = 1; i <= 6; i++) {
+      assertThat(send("GET", "/ac/" + Integer.toString(i).repeat(64), null, true)).isEqualTo(404);
+    }
+    var page = http.send(HttpRequest.newBuilder(URI.create(url("/"))).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+    var shown = Pattern.compile("id=\"cas-hit-ratio\">([0-9.]+)%").matcher(page);
+    assertThat(shown.find()).as(page).isTrue();
+    double prometheus = value(scrape(), "buckcache_hit_ratio{kind=\"cas\"}");
+    assertThat(prometheus).isEqualTo(0.5);
+    assertThat(Double.parseDouble(shown.group(1))).isEqualTo(prometheus * 100);
+    var status = http.send(HttpRequest.newBuilder(URI.create(url("/status")))
+            .header("Authorization", "Bearer t0ken").build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+    assertThat(status).contains("\"HitRatio\":0.5000");
+  }
+
+  @Test
+  void nettyAllocatorMeters_describeTheAllocatorInUse() throws Exception {
+    var allocator = io.netty.buffer.ByteBufAllocator.DEFAULT;
+    var type = "allocator_type=\"" + allocator.getClass().getSimpleName() + "\"";
+    var buffer = allocator.directBuffer(4 << 20);
+    try {
+      var used = scrape().lines().filter(l -> l.startsWith("netty_allocator_memory_used{")
+          && l.contains(type) && l.contains("memory_type=\"direct\"")).toList();
+      assertThat(used).singleElement().satisfies(l ->
+          assertThat(Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).isGreaterThanOrEqualTo(4 << 20));
+    } finally {
+      buffer.release();
+    }
+  }
 }
