@@ -360,6 +360,11 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     public void abort() {
       write.abort();
     }
+
+    @Override
+    public byte[] whole() {
+      return copy != null && copied == total ? java.util.Arrays.copyOf(copy, copied) : null;
+    }
   }
 
   /** Where reads were served from: the memory tier, the disk tier, or nowhere (a miss). */
