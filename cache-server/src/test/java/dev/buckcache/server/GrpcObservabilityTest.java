@@ -183,4 +183,23 @@ class GrpcObservabilityTest {
     assertThat(value(scrape(), series)).isEqualTo(1);
     assertThat(lines("Write")).singleElement().asString().contains(" CANCELLED ");
   }
+  @Test
+  void blake3ContentUnderDefaultSha256Instance_bothProtocolsHintAtDigestInstances() throws Exception {
+    var blob = "built by a BLAKE3 Buck2".getBytes();
+    var blake3 = DigestFunction.BLAKE3.hash(blob);
+    var batch = BatchUpdateBlobsRequest.newBuilder();
+    batch.addRequestsBuilder().setData(ByteString.copyFrom(blob))
+        .setDigest(Digest.newBuilder().setHash(blake3).setSizeBytes(blob.length));
+    var item = ContentAddressableStorageGrpc.newBlockingStub(channel).batchUpdateBlobs(batch.build())
+        .getResponses(0).getStatus();
+    assertThat(item.getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT.value());
+    assertThat(item.getMessage()).contains("it does hash to that under BLAKE3")
+        .contains("--digest-instances NAME=blake3");
+
+    var put = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+        + server.httpAddress().getPort() + "/cas/" + blake3))
+        .PUT(HttpRequest.BodyPublishers.ofByteArray(blob)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(put.statusCode()).isEqualTo(400);
+    assertThat(put.body()).contains("under SHA-256").contains("--digest-instances NAME=blake3");
+  }
 }
