@@ -96,9 +96,27 @@ class FuzzTest {
         var metrics = http.send(HttpRequest.newBuilder(URI.create(s.http() + "/metrics")).build(),
             HttpResponse.BodyHandlers.ofString()).body();
         assertThat(metrics).doesNotContainPattern("result=\"server_error\"[^\\n]*\\} [1-9]");
+        assertSeriesBounded(metrics);
         s.stopAndCheck();
       }
     }
+  }
+
+  /** Fuzzed methods and paths must not make series: every tag value is one the server chose. */
+  static void assertSeriesBounded(String metrics) {
+    var series = metrics.lines().filter(l -> l.startsWith("buckcache_")).toList();
+    var methods = new java.util.TreeSet<String>();
+    var m = Pattern.compile("method=\"([^\"]*)\"").matcher(metrics);
+    while (m.find()) {
+      methods.add(m.group(1));
+    }
+    assertThat(methods).isSubsetOf("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH",
+        "TRACE", "CONNECT", "other", "GetCapabilities", "FindMissingBlobs", "BatchUpdateBlobs",
+        "BatchReadBlobs", "GetTree", "GetActionResult", "UpdateActionResult", "Read", "Write",
+        "QueryWriteStatus", "Check", "Watch", "ServerReflectionInfo");
+    // 2 protocols x 3 kinds x ~30 methods x 8 results is the ceiling; fuzzing reaches far less.
+    assertThat(series).as("buckcache series after fuzzing").hasSizeLessThan(1000);
+    System.out.println("fuzz: " + series.size() + " buckcache series, methods " + methods);
   }
 
   // ---------------------------------------------------------------- HTTP

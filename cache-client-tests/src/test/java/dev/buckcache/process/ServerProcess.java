@@ -112,6 +112,11 @@ public final class ServerProcess implements AutoCloseable {
 
   /** Starts {@code serve} on a free loopback port and waits until it is ready. */
   public static ServerProcess serve(Path dir, String... extra) throws Exception {
+    return serve(Map.of(), dir, extra);
+  }
+
+  /** Like {@link #serve(Path, String...)} with extra environment (e.g. BUCKCACHE_LOG_LEVEL). */
+  public static ServerProcess serve(Map<String, String> env, Path dir, String... extra) throws Exception {
     var args = new ArrayList<>(List.of("serve", "--dir", dir.toString()));
     var given = List.of(extra);
     var defaults = List.of("--max-size", "256MB", "--memory-size", "32MB",
@@ -123,7 +128,7 @@ public final class ServerProcess implements AutoCloseable {
       }
     }
     args.addAll(given);
-    var server = start(Map.of(), args.toArray(String[]::new));
+    var server = start(env, args.toArray(String[]::new));
     var ready = server.awaitLine("buckcache ready", Duration.ofSeconds(60));
     var m = java.util.regex.Pattern.compile("http on ([0-9.]+:\\d+)").matcher(ready);
     if (!m.find()) {

@@ -17,6 +17,7 @@ public final class Main implements Runnable {
   static final int EXIT_FAILURE = 1;
 
   public static void main(String[] args) {
+    dev.buckcache.logging.JulBridge.install(); // before grpc-java logs anything
     System.exit(run(args));
   }
 

@@ -89,6 +89,9 @@ public final class GrpcFrontEnd implements AutoCloseable {
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .maxConcurrentCallsPerConnection(1000)
+        // grpc-java would use a private pooled allocator that no meter sees: share Netty's
+        // default (adaptive) one with the HTTP side, which netty_allocator_* meters.
+        .withChildOption(io.netty.channel.ChannelOption.ALLOCATOR, io.netty.buffer.ByteBufAllocator.DEFAULT)
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
     ByteStreamService byteStream = null;
@@ -96,12 +99,18 @@ public final class GrpcFrontEnd implements AutoCloseable {
       builder.sslContext(tls);
     }
     var callers = new Callers(authenticator, strictReadScope, certs, metrics);
+    var recorder = metrics == null ? null : new MetricsInterceptor(metrics);
     for (var service : services(store, results, digests, maxBatchBytes)) {
       // Health stays open for probes; every cache service sees who calls. The last interceptor
-      // runs first: metrics see refused calls too.
-      builder.addService(MalformedMessages.guard(metrics == null
-          ? io.grpc.ServerInterceptors.intercept(service, callers)
-          : io.grpc.ServerInterceptors.intercept(service, callers, new MetricsInterceptor(metrics))));
+      // runs first: the outer recorder sees refused and malformed calls too, the inner one
+      // (after auth) sees parsed messages.
+      if (recorder == null) {
+        builder.addService(MalformedMessages.guard(io.grpc.ServerInterceptors.intercept(service, callers)));
+      } else {
+        builder.addService(io.grpc.ServerInterceptors.intercept(MalformedMessages.guard(
+            io.grpc.ServerInterceptors.intercept(service, MetricsInterceptor.inner(), callers)),
+            recorder.outer()));
+      }
       if (service instanceof ByteStreamService bs) {
         byteStream = bs;
       }

@@ -165,8 +165,15 @@ abstract class Exchange {
     metrics.request("http", kind, method, dev.buckcache.metrics.CacheMetrics.resultOf(status, method),
         nanos, in, bytesOut);
     int slash = uri.lastIndexOf('/');
-    metrics.accessLog().request("http", method, kind, kind.equals("other") ? uri : uri.substring(slash + 1),
-        Integer.toString(status), in, bytesOut, nanos, subject);
+    metrics.accessLog().request(new dev.buckcache.metrics.AccessLog.Entry("http", method, kind,
+        instanceOf(uri, kind), kind.equals("other") ? uri : uri.substring(slash + 1),
+        Integer.toString(status), in, bytesOut, nanos, subject, 0));
+  }
+
+  /** The instance in {@code /[instance/]{ac,cas}/hash}: what lies before the kind. */
+  private static String instanceOf(String uri, String kind) {
+    int at = kind.equals("other") ? -1 : uri.indexOf("/" + kind + "/");
+    return at <= 0 ? "" : uri.substring(1, at);
   }
 
   /** Keep-alive unless the client asked to close or the body was not fully read. */

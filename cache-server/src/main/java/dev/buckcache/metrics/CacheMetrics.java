@@ -15,9 +15,11 @@ import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
-import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Set;
 
 /**
  * buckcache's meters, on one injected registry. Names carry the {@code buckcache} prefix and
@@ -26,6 +28,19 @@ import java.util.Locale;
  * operators watch: it counts a result whose outputs are gone as a miss, as clients see it.
  */
 public final class CacheMetrics {
+  static final Set<String> PROTOCOLS = Set.of("http", "grpc");
+  static final Set<String> KINDS = Set.of("cas", "ac", "other");
+  static final Set<String> RESULTS = Set.of("hit", "miss", "ok", "client_error",
+      "unauthenticated", "denied", "server_error", "cancelled");
+  static final Set<String> HTTP_METHODS = Set.of("GET", "HEAD", "PUT", "POST", "DELETE",
+      "OPTIONS", "PATCH", "TRACE", "CONNECT");
+  /** The RPCs this server answers (REAPI cache, ByteStream, health, reflection). */
+  static final Set<String> GRPC_METHODS = Set.of("GetCapabilities", "FindMissingBlobs",
+      "BatchUpdateBlobs", "BatchReadBlobs", "GetTree", "SplitBlob", "SpliceBlob",
+      "GetActionResult", "UpdateActionResult", "Read", "Write", "QueryWriteStatus", "Check",
+      "Watch", "List", "ServerReflectionInfo", "Execute", "WaitExecution");
+  static final Set<String> AUTH_REASONS = authReasons();
+
   private final MeterRegistry registry;
   private final AccessLog accessLog;
 
@@ -44,7 +59,17 @@ public final class CacheMetrics {
     new JvmThreadMetrics().bindTo(registry);
     new ClassLoaderMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
-    new NettyAllocatorMetrics(PooledByteBufAllocator.DEFAULT).bindTo(registry);
+    bindAllocator(ByteBufAllocator.DEFAULT);
+  }
+
+  /**
+   * Netty 4.2 serves both front ends from {@code ByteBufAllocator.DEFAULT} (the adaptive
+   * allocator; the gRPC server is given it explicitly), so that is the one metered.
+   */
+  private void bindAllocator(ByteBufAllocator allocator) {
+    if (allocator instanceof ByteBufAllocatorMetricProvider metered) {
+      new NettyAllocatorMetrics(metered).bindTo(registry);
+    }
   }
 
   private void bindStore(TieredStore store) {
@@ -87,6 +112,14 @@ public final class CacheMetrics {
         .tag("kind", "ac").description("action-cache hits / lookups, since start").register(registry);
   }
 
+  private static Set<String> authReasons() {
+    var reasons = new java.util.HashSet<String>();
+    for (var r : dev.buckcache.auth.AuthException.Reason.values()) {
+      reasons.add(r.name().toLowerCase(Locale.ROOT));
+    }
+    return Set.copyOf(reasons);
+  }
+
   private static double ratio(double hits, double misses) {
     return hits + misses == 0 ? 0 : hits / (hits + misses);
   }
@@ -95,10 +128,14 @@ public final class CacheMetrics {
    * One request or RPC finished.
    *
    * @param kind cas, ac or other
-   * @param result hit, miss, ok, client_error, unauthenticated, denied, server_error
+   * @param result hit, miss, ok, client_error, unauthenticated, denied, server_error, cancelled
    */
   public void request(String protocol, String kind, String method, String result, long nanos,
       long bytesIn, long bytesOut) {
+    protocol = known(PROTOCOLS, protocol);
+    kind = known(KINDS, kind);
+    method = known(protocol.equals("http") ? HTTP_METHODS : GRPC_METHODS, method);
+    result = known(RESULTS, result);
     Counter.builder("buckcache.requests").tag("protocol", protocol).tag("kind", kind)
         .tag("method", method).tag("result", result).register(registry).increment();
     Timer.builder("buckcache.request.duration").tag("protocol", protocol).tag("kind", kind)
@@ -115,14 +152,23 @@ public final class CacheMetrics {
     }
   }
 
+  /**
+   * The value if it is one of the fixed set, else {@code other}: a tag value never comes from a
+   * client (a random HTTP method would otherwise make a new series per request).
+   */
+  static String known(Set<String> values, String value) {
+    return values.contains(value) ? value : "other";
+  }
+
   /** The access log this server writes (possibly off). */
   public AccessLog accessLog() {
     return accessLog;
   }
 
   public void authFailure(String protocol, String reason) {
-    Counter.builder("buckcache.auth.failures").tag("protocol", protocol)
-        .tag("reason", reason.toLowerCase(Locale.ROOT)).register(registry).increment();
+    Counter.builder("buckcache.auth.failures").tag("protocol", known(PROTOCOLS, protocol))
+        .tag("reason", known(AUTH_REASONS, reason.toLowerCase(Locale.ROOT))).register(registry)
+        .increment();
   }
 
   /** The result tag for an HTTP status. */

@@ -287,7 +287,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
   /** Accounting of both tiers. */
   public StoreStats stats() {
     return new StoreStats(disk.stats(), memory.entries(), memory.weightedBytes(),
-        counters.memoryHits.sum(), counters.diskHits.sum(), counters.misses.sum());
+        reads(true, Tier.MEMORY), reads(true, Tier.DISK), reads(true, Tier.MISS));
   }
 
   /** The disk tier, for operations and tests. */
@@ -365,6 +365,11 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     public void abort() {
       write.abort();
     }
+
+    @Override
+    public byte[] whole() {
+      return copy != null && copied == total ? java.util.Arrays.copyOf(copy, copied) : null;
+    }
   }
 
   /** Where reads were served from: the memory tier, the disk tier, or nowhere (a miss). */
@@ -382,9 +387,6 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
   /** Read outcomes per kind (CAS, AC) and tier; the current kind is set per call. */
   private static final class TierCounters {
     final LongAdder[][] counts = new LongAdder[2][3];
-    final LongAdder memoryHits = new LongAdder();
-    final LongAdder diskHits = new LongAdder();
-    final LongAdder misses = new LongAdder();
 
     TierCounters() {
       for (var row : counts) {
@@ -395,17 +397,14 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     }
 
     void memoryHit(StoreKey key) {
-      memoryHits.increment();
       counts[key.isCas() ? 0 : 1][0].increment();
     }
 
     void diskHit(StoreKey key) {
-      diskHits.increment();
       counts[key.isCas() ? 0 : 1][1].increment();
     }
 
     void miss(StoreKey key) {
-      misses.increment();
       counts[key.isCas() ? 0 : 1][2].increment();
     }
   }

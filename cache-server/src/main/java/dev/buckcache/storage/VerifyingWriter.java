@@ -1,13 +1,22 @@
 package dev.buckcache.storage;
 
 import dev.buckcache.digest.Digest;
+import dev.buckcache.digest.DigestFunction;
 import dev.buckcache.digest.Hasher;
 import dev.buckcache.digest.Hex;
 import java.nio.ByteBuffer;
+import java.util.Locale;
 
 /**
  * Hashes and counts an upload on its way to a sink, and lets the sink commit only when size and
  * hash match the digest. Too many bytes fail at once, before they reach the disk.
+ *
+ * <p>A wrong 64-hex hash usually means the client hashes with the other 64-hex function (Buck2
+ * sends no digest function, so a BLAKE3 repo against a SHA-256 instance). The error then says
+ * so. Hashing every upload twice would double the CPU of the write path, so the other function
+ * runs only after a mismatch, and only over a copy the sink already keeps (small blobs, for the
+ * memory tier); for a large streamed blob, which cannot be re-read, the hint is phrased as a
+ * condition instead of a finding.
  */
 final class VerifyingWriter implements BlobWriter {
   /** Where verified bytes go: the disk tier, or nowhere when the blob is already stored. */
@@ -17,6 +26,11 @@ final class VerifyingWriter implements BlobWriter {
     void commit();
 
     void abort();
+
+    /** The whole content written so far if the sink kept a copy anyway, else null. */
+    default byte[] whole() {
+      return null;
+    }
   }
 
   static final Sink DISCARD =
@@ -91,12 +105,45 @@ final class VerifyingWriter implements BlobWriter {
     }
     var actual = Hex.encode(hasher.finish());
     if (!actual.equals(expected.hash())) {
+      var message = mismatch(actual);
       close();
-      throw new StorageException.ContentMismatch(
-          "content hashes to " + actual + ", not to the digest's " + expected.hash());
+      throw new StorageException.ContentMismatch(message);
     }
     finished = true;
     sink.commit();
+  }
+
+  /** One line: what the content hashes to, and whether the other 64-hex function explains it. */
+  private String mismatch(String actual) {
+    var fn = expected.function();
+    var line = "content hashes to " + actual + " under " + name(fn) + ", not to the digest's "
+        + expected.hash();
+    var other = fn == DigestFunction.SHA256 ? DigestFunction.BLAKE3
+        : fn == DigestFunction.BLAKE3 ? DigestFunction.SHA256 : null;
+    if (other == null) {
+      return line;
+    }
+    var setting = "set --digest-instances NAME=" + other.name().toLowerCase(Locale.ROOT)
+        + " for the client's instance (or --digest-default " + other.name().toLowerCase(Locale.ROOT) + ")";
+    var whole = sink.whole();
+    if (whole == null) {
+      return line + "; if this client uses " + name(other) + ", " + setting;
+    }
+    if (other.hash(whole).equals(expected.hash())) {
+      return line + "; it does hash to that under " + name(other) + ": this client uses "
+          + name(other) + ", " + setting;
+    }
+    return line + " (nor under " + name(other) + "): the content is not what the digest names";
+  }
+
+  private static String name(DigestFunction fn) {
+    return switch (fn) {
+      case SHA256 -> "SHA-256";
+      case SHA1 -> "SHA-1";
+      case SHA384 -> "SHA-384";
+      case SHA512 -> "SHA-512";
+      case BLAKE3 -> "BLAKE3";
+    };
   }
 
   private void checkOpen() {

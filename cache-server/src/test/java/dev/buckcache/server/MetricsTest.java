@@ -128,4 +128,106 @@ class MetricsTest {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
+  private static java.util.Set<String> buckcacheSeries(String scrape) {
+    return scrape.lines().filter(l -> l.startsWith("buckcache_"))
+        .map(l -> l.substring(0, l.lastIndexOf(' '))).collect(java.util.stream.Collectors.toSet());
+  }
+
+  private static final io.grpc.MethodDescriptor.Marshaller<byte[]> BYTES = new io.grpc.MethodDescriptor.Marshaller<>() {
+    @Override
+    public java.io.InputStream stream(byte[] value) {
+      return new java.io.ByteArrayInputStream(value);
+    }
+
+    @Override
+    public byte[] parse(java.io.InputStream stream) {
+      try {
+        return stream.readAllBytes();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+  };
+
+  private static void unknownRpc(io.grpc.Channel channel, String fullName) {
+    var method = io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
+        .setType(io.grpc.MethodDescriptor.MethodType.UNARY).setFullMethodName(fullName)
+        .setRequestMarshaller(BYTES).setResponseMarshaller(BYTES).build();
+    try {
+      io.grpc.stub.ClientCalls.blockingUnaryCall(channel, method, io.grpc.CallOptions.DEFAULT, new byte[0]);
+    } catch (io.grpc.StatusRuntimeException expected) {
+      // UNIMPLEMENTED or UNAUTHENTICATED: either way no new series
+    }
+  }
+
+  private void clientChosenNames(java.util.Random random, io.grpc.Channel channel) throws Exception {
+    for (int i = 0; i < 100; i++) {
+      var word = new StringBuilder();
+      for (int j = 0; j < 12; j++) {
+        word.append((char) ('A' + random.nextInt(26)));
+      }
+      var b = HttpRequest.newBuilder(URI.create(url("/" + word.toString().toLowerCase() + "/cas/" + word)))
+          .method(word.toString(), HttpRequest.BodyPublishers.noBody()).header("X-" + word, word.toString());
+      if (random.nextBoolean()) {
+        b.header("Authorization", "Bearer " + word);
+      }
+      http.send(b.build(), HttpResponse.BodyHandlers.discarding());
+      send(random.nextBoolean() ? "GET" : "DELETE", "/" + word + "/ac/" + word, null, random.nextBoolean());
+      unknownRpc(channel, "build.bazel.remote.execution.v2.ContentAddressableStorage/" + word);
+      unknownRpc(channel, word + ".Service/" + word);
+    }
+  }
+
+  @Test
+  void clientChosenMethodsPathsHeadersAndRpcs_addNoSeries() throws Exception {
+    var channel = NettyChannelBuilder.forAddress(server.grpcAddress()).usePlaintext().build();
+    try {
+      var random = new java.util.Random(12);
+      clientChosenNames(random, channel); // the first of each kind creates its ("other") series
+      scrape(); // and so does the first scrape
+      var before = buckcacheSeries(scrape());
+      clientChosenNames(random, channel);
+      assertThat(buckcacheSeries(scrape())).containsExactlyInAnyOrderElementsOf(before);
+      assertThat(scrape()).contains("method=\"other\"");
+    } finally {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+  @Test
+  void statusPageCasHitRatio_ignoresActionCacheReads_andMatchesPrometheus() throws Exception {
+    var blob = "a cas blob".getBytes();
+    var sha = DigestFunction.SHA256.hash(blob);
+    assertThat(send("PUT", "/cas/" + sha, blob, true)).isEqualTo(200);
+    assertThat(send("GET", "/cas/" + sha, null, true)).isEqualTo(200);
+    assertThat(send("GET", "/cas/" + "0".repeat(64), null, true)).isEqualTo(404);
+    for (int i = 1; i <= 6; i++) {
+      assertThat(send("GET", "/ac/" + Integer.toString(i).repeat(64), null, true)).isEqualTo(404);
+    }
+    var page = http.send(HttpRequest.newBuilder(URI.create(url("/"))).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+    var shown = Pattern.compile("id=\"cas-hit-ratio\">([0-9.]+)%").matcher(page);
+    assertThat(shown.find()).as(page).isTrue();
+    double prometheus = value(scrape(), "buckcache_hit_ratio{kind=\"cas\"}");
+    assertThat(prometheus).isEqualTo(0.5);
+    assertThat(Double.parseDouble(shown.group(1))).isEqualTo(prometheus * 100);
+    var status = http.send(HttpRequest.newBuilder(URI.create(url("/status")))
+            .header("Authorization", "Bearer t0ken").build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+    assertThat(status).contains("\"HitRatio\":0.5000");
+  }
+
+  @Test
+  void nettyAllocatorMeters_describeTheAllocatorInUse() throws Exception {
+    var allocator = io.netty.buffer.ByteBufAllocator.DEFAULT;
+    var type = "allocator_type=\"" + allocator.getClass().getSimpleName() + "\"";
+    var buffer = allocator.directBuffer(4 << 20);
+    try {
+      var used = scrape().lines().filter(l -> l.startsWith("netty_allocator_memory_used{")
+          && l.contains(type) && l.contains("memory_type=\"direct\"")).toList();
+      assertThat(used).singleElement().satisfies(l ->
+          assertThat(Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).isGreaterThanOrEqualTo(4 << 20));
+    } finally {
+      buffer.release();
+    }
+  }
 }

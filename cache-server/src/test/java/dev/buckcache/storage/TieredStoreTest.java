@@ -305,4 +305,50 @@ class TieredStoreTest {
     assertThat(fx.store.peekMemory(DigestFunction.SHA256, digest(content).hash())).isNull();
     assertThat(fx.store.openHash(DigestFunction.SHA256, "0".repeat(64))).isEmpty();
   }
+  @Test
+  void put_blake3ContentUnderSha256Digest_hintsAtDigestInstances() {
+    var content = randomBytes(random, 1000);
+    var blake3 = DigestFunction.BLAKE3.hash(content);
+    var asSha256 = new Digest(DigestFunction.SHA256, blake3, content.length);
+    assertThatThrownBy(() -> fx.store.put(asSha256, content))
+        .isInstanceOf(StorageException.ContentMismatch.class)
+        .hasMessageContaining("content hashes to " + DigestFunction.SHA256.hash(content) + " under SHA-256")
+        .hasMessageContaining("not to the digest's " + blake3)
+        .hasMessageContaining("it does hash to that under BLAKE3")
+        .hasMessageContaining("--digest-instances NAME=blake3")
+        .message().doesNotContain("\n");
+    assertThat(fx.store.contains(asSha256)).isFalse();
+  }
+
+  @Test
+  void put_sha256ContentUnderBlake3Digest_hintsAtSha256() {
+    var content = randomBytes(random, 1000);
+    var sha256 = DigestFunction.SHA256.hash(content);
+    var asBlake3 = new Digest(DigestFunction.BLAKE3, sha256, content.length);
+    assertThatThrownBy(() -> fx.store.put(asBlake3, content))
+        .isInstanceOf(StorageException.ContentMismatch.class)
+        .hasMessageContaining("under BLAKE3, not to the digest's " + sha256)
+        .hasMessageContaining("it does hash to that under SHA-256")
+        .hasMessageContaining("--digest-instances NAME=sha256");
+  }
+
+  @Test
+  void put_largeBlake3BlobUnderSha256Digest_hintsWithoutRehashing() {
+    var content = randomBytes(random, 9 << 20); // over what the memory tier keeps a copy of
+    var asSha256 = new Digest(DigestFunction.SHA256, DigestFunction.BLAKE3.hash(content), content.length);
+    assertThatThrownBy(() -> fx.store.put(asSha256, content))
+        .isInstanceOf(StorageException.ContentMismatch.class)
+        .hasMessageContaining("under SHA-256, not to the digest's")
+        .hasMessageContaining("if this client uses BLAKE3, set --digest-instances NAME=blake3");
+  }
+
+  @Test
+  void put_wrongContentSmall_saysNeitherFunctionMatches() {
+    var content = randomBytes(random, 100);
+    var wrong = new Digest(DigestFunction.SHA256, "ab".repeat(32), content.length);
+    assertThatThrownBy(() -> fx.store.put(wrong, content))
+        .isInstanceOf(StorageException.ContentMismatch.class)
+        .hasMessageContaining("nor under BLAKE3")
+        .message().doesNotContain("--digest-instances");
+  }
 }
