@@ -35,6 +35,7 @@ final class HttpHarness implements AutoCloseable {
   private final List<FullHttpResponse> handedOut = new ArrayList<>();
 
   private final dev.buckcache.auth.CallerResolver callers;
+  private final long maxBlobSize;
 
   HttpHarness(Path dir, long maxBlobSize) {
     this(dir, maxBlobSize, dev.buckcache.auth.Authenticator.NONE);
@@ -46,6 +47,7 @@ final class HttpHarness implements AutoCloseable {
 
   HttpHarness(Path dir, long maxBlobSize, dev.buckcache.auth.CallerResolver callers) {
     this.callers = callers;
+    this.maxBlobSize = maxBlobSize;
     store = TieredStore.open(new DiskSettings(dir, 256L << 20, 0.8, true, 1, 64 * 1024),
         8L << 20, maxBlobSize);
     channel = newChannel(maxBlobSize);
@@ -61,6 +63,14 @@ final class HttpHarness implements AutoCloseable {
         .setMaxInitialLineLength(HttpInitializer.MAX_INITIAL_LINE)
         .setMaxHeaderSize(HttpInitializer.MAX_HEADER_SIZE)
         .setMaxChunkSize(HttpInitializer.MAX_CHUNK)), new CacheHttpHandler(deps, java.time.Duration.ofSeconds(60)));
+  }
+
+  /** A new connection (after the server closed one); raw text read so far is dropped. */
+  void reconnect() {
+    pump();
+    channel.finishAndReleaseAll();
+    raw.setLength(0);
+    channel = newChannel(maxBlobSize);
   }
 
   void send(String head, byte[] body) {
