@@ -266,16 +266,17 @@ public final class ConfigLoader {
     return config;
   }
 
-  /** auth.anonymous, with auth.allow_anonymous_reads as an alias of {@code read}. */
+  /**
+   * auth.anonymous, with auth.allow_anonymous_reads as the older alias of {@code read}: true
+   * turns {@code deny} (the default) into {@code read}, and conflicts with {@code miss}.
+   */
   private static AuthConfig.Anonymous anonymous(Map<String, Sourced> values) {
     var anonymous = get(values, ANONYMOUS, AuthConfig.Anonymous::parse);
     if (!get(values, ANONYMOUS_READS, ConfigLoader::parseBoolean)) {
       return anonymous;
     }
-    boolean explicit = !values.get(ANONYMOUS.key()).source().equals("default");
-    check(!explicit || anonymous == AuthConfig.Anonymous.READ, values, ANONYMOUS_READS,
-        "is the older alias of auth.anonymous read, and auth.anonymous is '"
-            + anonymous.label() + "': give only auth.anonymous");
+    check(anonymous != AuthConfig.Anonymous.MISS, values, ANONYMOUS_READS,
+        "is the older alias of auth.anonymous read, and auth.anonymous is miss: give only auth.anonymous");
     return AuthConfig.Anonymous.READ;
   }
 
