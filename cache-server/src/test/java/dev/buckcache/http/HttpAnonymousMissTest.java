@@ -83,6 +83,8 @@ class HttpAnonymousMissTest {
       h.reconnect();
       // /status, /metrics and / keep their own rules: a miss caller is not authenticated there.
       assertThat(request("GET", "/status", token, null).status().code()).isEqualTo(401);
+      assertThat(request("GET", "/metrics", token, null).status().code()).isEqualTo(401);
+      assertThat(request("GET", "/", token, null).status().code()).isEqualTo(401);
       if (token != null) {
         assertThat(HttpHarness.body(cas)).doesNotContain(token);
       }
