@@ -14,7 +14,8 @@ import java.util.List;
  * @param revocationFile revoked jti/subject lines, reloaded on change, or null
  * @param staticTokenFile lines TOKEN SUBJECT SCOPE [INSTANCES], or null
  * @param authToken the AUTH_TOKEN env value (a write token), or null; never logged
- * @param allowAnonymousReads callers without a token may read
+ * @param anonymous what a caller without a usable token gets (auth.anonymous; the older
+ *     auth.allow_anonymous_reads is an alias of {@code read})
  * @param strictReadScope read tokens may not upload CAS blobs either
  */
 public record AuthConfig(
@@ -26,7 +27,7 @@ public record AuthConfig(
     Path revocationFile,
     Path staticTokenFile,
     String authToken,
-    boolean allowAnonymousReads,
+    Anonymous anonymous,
     boolean strictReadScope) {
 
   public enum Mode {
@@ -35,13 +36,43 @@ public record AuthConfig(
     STATIC
   }
 
+  /**
+   * What a caller without a usable token gets: {@code deny} 401 / UNAUTHENTICATED; {@code read}
+   * read access when it sends no token at all; {@code miss} an empty read-only cache, also when
+   * its token is expired, revoked or does not verify, so its build falls back to local work.
+   */
+  public enum Anonymous {
+    DENY,
+    READ,
+    MISS;
+
+    public static Anonymous parse(String text) {
+      for (var a : values()) {
+        if (a.label().equals(text.trim().toLowerCase(java.util.Locale.ROOT))) {
+          return a;
+        }
+      }
+      throw new IllegalArgumentException("not one of deny, read, miss");
+    }
+
+    public String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
   public AuthConfig {
     jwtPublicKeys = List.copyOf(jwtPublicKeys);
+    java.util.Objects.requireNonNull(anonymous, "anonymous");
+  }
+
+  /** The older switch: callers without a token may read (auth.anonymous read). */
+  public boolean allowAnonymousReads() {
+    return anonymous == Anonymous.READ;
   }
 
   @Override
   public String toString() {
     return "AuthConfig[mode=" + mode + ", keys=" + jwtPublicKeys + ", token file=" + staticTokenFile
-        + (authToken == null ? "" : ", AUTH_TOKEN set") + "]";
+        + ", anonymous=" + anonymous.label() + (authToken == null ? "" : ", AUTH_TOKEN set") + "]";
   }
 }

@@ -87,9 +87,13 @@ public final class ConfigLoader {
   public static final Setting STATIC_TOKEN_FILE = new Setting("auth.static_token_file",
       "BUCKCACHE_STATIC_TOKEN_FILE", "--static-token-file", "FILE", "",
       "lines: TOKEN SUBJECT read|write|admin [INSTANCE,...]");
+  public static final Setting ANONYMOUS = new Setting("auth.anonymous", "BUCKCACHE_ANONYMOUS",
+      "--anonymous", "deny|read|miss", "deny",
+      "callers without a usable token: deny (401), read (no token: may read), miss (no, expired "
+          + "or bad token: an empty read-only cache, so builds fall back to local work)");
   public static final Setting ANONYMOUS_READS = new Setting("auth.allow_anonymous_reads",
       "BUCKCACHE_ALLOW_ANONYMOUS_READS", "--allow-anonymous-reads", "true|false", "false",
-      "callers without a token may read");
+      "older alias of --anonymous read");
   public static final Setting STRICT_READ = new Setting("auth.strict_read_scope",
       "BUCKCACHE_STRICT_READ_SCOPE", "--strict-read-scope", "true|false", "false",
       "read tokens may not upload CAS blobs either");
@@ -122,7 +126,7 @@ public final class ConfigLoader {
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, HTTP_MAX_CONNECTIONS, GRPC_ADDRESS,
       GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
-      STATIC_TOKEN_FILE, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
+      STATIC_TOKEN_FILE, ANONYMOUS, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
       TLS_CLIENT_SCOPE, TLS_RELOAD, METRICS_PUBLIC, ACCESS_LOG, INSECURE_NO_AUTH, DIGEST_DEFAULT,
       DIGEST_INSTANCES, SHUTDOWN_GRACE);
 
@@ -256,13 +260,26 @@ public final class ConfigLoader {
     var config = new AuthConfig(mode, keys, path(values, JWT_HMAC), text(values, JWT_AUDIENCE),
         text(values, JWT_ISSUER), path(values, REVOCATION_FILE), path(values, STATIC_TOKEN_FILE),
         authToken == null || authToken.isBlank() ? null : authToken,
-        get(values, ANONYMOUS_READS, ConfigLoader::parseBoolean),
-        get(values, STRICT_READ, ConfigLoader::parseBoolean));
+        anonymous(values), get(values, STRICT_READ, ConfigLoader::parseBoolean));
     check(mode != AuthConfig.Mode.JWT || !keys.isEmpty() || config.jwtHmacSecretFile() != null,
         values, AUTH_MODE, "jwt needs --jwt-public-key (or --jwt-hmac-secret-file)");
     check(mode != AuthConfig.Mode.STATIC || config.staticTokenFile() != null || config.authToken() != null,
         values, AUTH_MODE, "static needs --static-token-file or the AUTH_TOKEN env var");
     return config;
+  }
+
+  /**
+   * auth.anonymous, with auth.allow_anonymous_reads as the older alias of {@code read}: true
+   * turns {@code deny} (the default) into {@code read}, and conflicts with {@code miss}.
+   */
+  private static AuthConfig.Anonymous anonymous(Map<String, Sourced> values) {
+    var anonymous = get(values, ANONYMOUS, AuthConfig.Anonymous::parse);
+    if (!get(values, ANONYMOUS_READS, ConfigLoader::parseBoolean)) {
+      return anonymous;
+    }
+    check(anonymous != AuthConfig.Anonymous.MISS, values, ANONYMOUS_READS,
+        "is the older alias of auth.anonymous read, and auth.anonymous is miss: give only auth.anonymous");
+    return AuthConfig.Anonymous.READ;
   }
 
   private TlsConfig tlsConfig(Map<String, Sourced> values) {

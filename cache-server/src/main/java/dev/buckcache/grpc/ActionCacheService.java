@@ -58,7 +58,9 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
       response.onNext(inline(fn, request, lookup.result().get()));
       response.onCompleted();
     } catch (io.grpc.StatusRuntimeException e) {
-      log.info("GetActionResult refused: {}", e.getStatus());
+      if (Callers.emptyCacheReason() == null) { // empty-cache callers are logged once a minute
+        log.info("GetActionResult refused: {}", e.getStatus());
+      }
       response.onError(e);
     } catch (RuntimeException e) {
       log.warn("GetActionResult failed: {}", e.toString());

@@ -2,7 +2,7 @@ package dev.buckcache.grpc;
 
 import dev.buckcache.auth.Access;
 import dev.buckcache.auth.AuthException;
-import dev.buckcache.auth.Authenticator;
+import dev.buckcache.auth.CallerResolver;
 import dev.buckcache.auth.Principal;
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -11,36 +11,31 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Who is calling: the interceptor authenticates the {@code authorization} metadata and puts the
- * caller in the call's Context; services ask {@link #require} before they act. Without the
- * interceptor (in-process tests, auth off) everyone is unrestricted.
+ * Who is calling: the interceptor resolves the {@code authorization} metadata and the client
+ * certificate with the shared {@link CallerResolver} and puts the caller in the call's Context;
+ * services ask {@link #require} before they act. A caller served as an empty cache
+ * ({@code auth.anonymous miss}) is permitted nothing: {@link #require} answers its reads NOT_FOUND
+ * and its writes PERMISSION_DENIED, and the two calls that answer many digests at once ask
+ * {@link #emptyCacheReason} to report them all missing. Without the interceptor (in-process
+ * tests, auth off) everyone is unrestricted.
  */
 final class Callers implements ServerInterceptor {
-  private static final Logger log = LoggerFactory.getLogger(Callers.class);
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
-  record Caller(Principal principal, boolean strictReadScope) {}
+  /** The resolved caller; {@code missReason} is non-null for an empty-cache caller. */
+  record Caller(Principal principal, String missReason, boolean strictReadScope) {}
 
   static final Context.Key<Caller> CALLER = Context.key("buckcache-caller");
 
-  private final Authenticator authenticator;
+  private final CallerResolver resolver;
   private final boolean strictReadScope;
-  private final java.util.function.Function<java.security.cert.Certificate[], Principal> certs;
 
-  private final dev.buckcache.metrics.CacheMetrics metrics;
-
-  Callers(Authenticator authenticator, boolean strictReadScope,
-      java.util.function.Function<java.security.cert.Certificate[], Principal> certs,
-      dev.buckcache.metrics.CacheMetrics metrics) {
-    this.authenticator = authenticator;
+  Callers(CallerResolver resolver, boolean strictReadScope) {
+    this.resolver = resolver;
     this.strictReadScope = strictReadScope;
-    this.certs = certs;
-    this.metrics = metrics;
   }
 
   private static java.security.cert.Certificate[] peer(ServerCall<?, ?> call) {
@@ -52,23 +47,24 @@ final class Callers implements ServerInterceptor {
     }
   }
 
+  private static String host(ServerCall<?, ?> call) {
+    var address = call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    return address instanceof java.net.InetSocketAddress a && a.getAddress() != null
+        ? a.getAddress().getHostAddress() : String.valueOf(address);
+  }
+
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {
-    Principal principal;
+    CallerResolver.Caller resolved;
     try {
-      var header = headers.get(AUTHORIZATION);
-      var byCertificate = header == null ? certs.apply(peer(call)) : null;
-      principal = byCertificate != null ? byCertificate : authenticator.authenticate(header);
+      resolved = resolver.resolve("grpc", headers.get(AUTHORIZATION), () -> peer(call), host(call));
     } catch (AuthException e) {
-      log.debug("{} refused: {}", call.getMethodDescriptor().getFullMethodName(), e.reason());
-      if (metrics != null) {
-        metrics.authFailure("grpc", e.reason().name());
-      }
       call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    var context = Context.current().withValue(CALLER, new Caller(principal, strictReadScope));
+    var caller = new Caller(resolved.principal(), resolved.missReason(), strictReadScope);
+    var context = Context.current().withValue(CALLER, caller);
     return Contexts.interceptCall(context, call, headers, next);
   }
 
@@ -77,11 +73,26 @@ final class Callers implements ServerInterceptor {
     return caller == null || caller.principal().permits(access, instance, caller.strictReadScope());
   }
 
-  /** Throws PERMISSION_DENIED (Buck2 reads that as "uploads off") unless permitted. */
+  /** Why this caller sees an empty cache, or null when it sees the store. */
+  static String emptyCacheReason() {
+    var caller = CALLER.get();
+    return caller == null || !caller.principal().emptyCache() ? null : caller.missReason();
+  }
+
+  /**
+   * Throws PERMISSION_DENIED (Buck2 reads that as "uploads off") unless permitted; for an
+   * empty-cache caller, a read is NOT_FOUND instead.
+   */
   static void require(Access access, String instance) {
-    if (!permits(access, instance)) {
-      throw Status.PERMISSION_DENIED.withDescription(
-          CALLER.get().principal().denial(access, instance)).asRuntimeException();
+    if (permits(access, instance)) {
+      return;
     }
+    var caller = CALLER.get();
+    if (caller.principal().emptyCache()) {
+      var status = access == Access.READ ? Status.NOT_FOUND : Status.PERMISSION_DENIED;
+      throw status.withDescription(caller.missReason()).asRuntimeException();
+    }
+    throw Status.PERMISSION_DENIED.withDescription(
+        caller.principal().denial(access, instance)).asRuntimeException();
   }
 }

@@ -48,6 +48,12 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
   public void findMissingBlobs(FindMissingBlobsRequest request,
       StreamObserver<FindMissingBlobsResponse> response) {
     try {
+      if (Callers.emptyCacheReason() != null) {
+        response.onNext(FindMissingBlobsResponse.newBuilder()
+            .addAllMissingBlobDigests(request.getBlobDigestsList()).build());
+        response.onCompleted();
+        return;
+      }
       Callers.require(Access.READ, request.getInstanceName());
       var fn = fn(request.getInstanceName(), request.getDigestFunction(), request.getBlobDigestsList());
       var wanted = new ArrayList<Digest>(request.getBlobDigestsCount());
@@ -106,6 +112,12 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
   public void batchReadBlobs(BatchReadBlobsRequest request,
       StreamObserver<BatchReadBlobsResponse> response) {
     try {
+      var emptyCache = Callers.emptyCacheReason();
+      if (emptyCache != null) {
+        response.onNext(allNotFound(request, emptyCache));
+        response.onCompleted();
+        return;
+      }
       Callers.require(Access.READ, request.getInstanceName());
       var fn = fn(request.getInstanceName(), request.getDigestFunction(), request.getDigestsList());
       long total = 0;
@@ -139,6 +151,13 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
     } catch (RuntimeException e) {
       response.onError(GrpcErrors.exception(e));
     }
+  }
+
+  private static BatchReadBlobsResponse allNotFound(BatchReadBlobsRequest request, String reason) {
+    var out = BatchReadBlobsResponse.newBuilder();
+    var status = toRpc(Status.NOT_FOUND.withDescription(reason));
+    request.getDigestsList().forEach(d -> out.addResponsesBuilder().setDigest(d).setStatus(status));
+    return out.build();
   }
 
   /**

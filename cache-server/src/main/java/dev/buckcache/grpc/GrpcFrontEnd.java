@@ -60,16 +60,19 @@ public final class GrpcFrontEnd implements AutoCloseable {
       java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs)
       throws IOException {
     return start(address, store, new dev.buckcache.storage.ActionResults(store, store), digests,
-        maxBatchBytes, authenticator, strictReadScope, tls, certs, null);
+        maxBatchBytes, dev.buckcache.auth.CallerResolver.deny(authenticator, certs),
+        strictReadScope, tls, null);
   }
 
-  /** Starts with shared action-cache counters and, when given, metrics. */
+  /**
+   * Starts with shared action-cache counters, the caller resolution shared with the HTTP front
+   * end, and, when given, metrics.
+   */
   public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
       dev.buckcache.storage.ActionResults results, DigestConfig digests, long maxBatchBytes,
-      dev.buckcache.auth.Authenticator authenticator, boolean strictReadScope,
-      io.netty.handler.ssl.SslContext tls,
-      java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
-      dev.buckcache.metrics.CacheMetrics metrics) throws IOException {
+      dev.buckcache.auth.CallerResolver callerResolver, boolean strictReadScope,
+      io.netty.handler.ssl.SslContext tls, dev.buckcache.metrics.CacheMetrics metrics)
+      throws IOException {
     var counter = new AtomicInteger();
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
     var executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
@@ -98,7 +101,7 @@ public final class GrpcFrontEnd implements AutoCloseable {
     if (tls != null) {
       builder.sslContext(tls);
     }
-    var callers = new Callers(authenticator, strictReadScope, certs, metrics);
+    var callers = new Callers(callerResolver, strictReadScope);
     var recorder = metrics == null ? null : new MetricsInterceptor(metrics);
     for (var service : services(store, results, digests, maxBatchBytes)) {
       // Health stays open for probes; every cache service sees who calls. The last interceptor

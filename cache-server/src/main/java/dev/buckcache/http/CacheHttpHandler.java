@@ -2,7 +2,7 @@ package dev.buckcache.http;
 
 import dev.buckcache.auth.Access;
 import dev.buckcache.auth.AuthException;
-import dev.buckcache.auth.Principal;
+import dev.buckcache.auth.CallerResolver;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -144,17 +144,15 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     if (path.equals("/") && open) {
       return statusPage(request);
     }
-    Principal principal;
+    CallerResolver.Caller caller;
     try {
-      var header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
-      var byCertificate = header == null ? deps.certs().apply(peerCertificates()) : null;
-      principal = byCertificate != null ? byCertificate : deps.authenticator().authenticate(header);
+      caller = deps.callers().resolve("http", request.headers().get(HttpHeaderNames.AUTHORIZATION),
+          this::peerCertificates, remoteHost());
     } catch (AuthException e) {
-      log.debug("{} {} refused: {}", method, path, e.reason());
-      if (deps.metrics() != null) {
-        deps.metrics().authFailure("http", e.reason().name());
-      }
       return unauthorized(request, e);
+    }
+    if (caller.emptyCache() && (path.equals("/metrics") || path.equals("/") || path.equals("/status"))) {
+      return unauthorized(request, caller.failure()); // a miss caller is not authenticated for them
     }
     if (path.equals("/metrics")) {
       return metrics(request);
@@ -162,13 +160,14 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     if (path.equals("/")) {
       return statusPage(request);
     }
-    var exchange = routeAuthenticated(request, method, path, principal);
-    exchange.subject = principal.subject();
+    var exchange = routeAuthenticated(request, method, path, caller);
+    exchange.subject = caller.principal().subject();
     return exchange;
   }
 
   private Exchange routeAuthenticated(HttpRequest request, HttpMethod method, String path,
-      Principal principal) {
+      CallerResolver.Caller caller) {
+    var principal = caller.principal();
     if (path.equals("/status")) {
       if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
         return methodNotAllowed(request, "GET, HEAD");
@@ -187,8 +186,11 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
         ? (cachePath.kind() == CachePath.Kind.AC ? Access.WRITE_AC : Access.WRITE_CAS)
         : Access.READ;
     if (!principal.permits(access, cachePath.instance(), deps.strictReadScope())) {
-      return FixedExchange.text(this, ctx, request, deps, HttpResponseStatus.FORBIDDEN,
-          principal.denial(access, cachePath.instance()));
+      // An empty-cache caller's reads are misses: a GET or HEAD never learns what is stored.
+      var status = caller.emptyCache() && access == Access.READ
+          ? HttpResponseStatus.NOT_FOUND : HttpResponseStatus.FORBIDDEN;
+      return FixedExchange.text(this, ctx, request, deps, status,
+          caller.refusal(access, cachePath.instance()));
     }
     if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
       return new GetExchange(this, ctx, request, deps, cachePath);
@@ -199,6 +201,11 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
           : new PutCasExchange(this, ctx, request, deps, cachePath);
     }
     return methodNotAllowed(request, CACHE_METHODS);
+  }
+
+  private String remoteHost() {
+    return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a && a.getAddress() != null
+        ? a.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
   }
 
   private boolean fromLoopback() {

@@ -9,6 +9,7 @@ import java.util.function.Supplier;
  * What every HTTP exchange uses.
  *
  * @param maxAcSize largest action-cache value accepted over HTTP (aggregated in memory)
+ * @param callers who is calling (token, client certificate, auth.anonymous), shared with gRPC
  * @param status renders {@code /status}
  */
 record HttpDeps(
@@ -18,9 +19,8 @@ record HttpDeps(
     long maxBlobSize,
     long maxAcSize,
     dev.buckcache.config.DigestConfig digests,
-    dev.buckcache.auth.Authenticator authenticator,
+    dev.buckcache.auth.CallerResolver callers,
     boolean strictReadScope,
-    java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
     Supplier<String> status,
     dev.buckcache.metrics.CacheMetrics metrics,
     Supplier<String> metricsText,

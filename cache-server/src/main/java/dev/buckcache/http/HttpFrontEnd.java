@@ -39,14 +39,13 @@ public final class HttpFrontEnd implements AutoCloseable {
   /** Starts with fully assembled dependencies (shared counters, metrics). */
   public static HttpFrontEnd start(InetSocketAddress address, TieredStore store,
       ActionResults results, StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
-      int maxConnections, dev.buckcache.config.DigestConfig digests, dev.buckcache.auth.Authenticator authenticator,
-      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
-      java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs,
-      Supplier<String> status, dev.buckcache.metrics.CacheMetrics metrics,
+      int maxConnections, dev.buckcache.config.DigestConfig digests,
+      dev.buckcache.auth.CallerResolver callers, boolean strictReadScope,
+      io.netty.handler.ssl.SslContext tls, Supplier<String> status, dev.buckcache.metrics.CacheMetrics metrics,
       Supplier<String> metricsText, boolean metricsPublic, Supplier<String> statusPage)
       throws InterruptedException {
     return start(address, new HttpDeps(store, results, executor, maxBlobSize,
-        Math.min(maxBlobSize, 64L << 20), digests, authenticator, strictReadScope, certs, status,
+        Math.min(maxBlobSize, 64L << 20), digests, callers, strictReadScope, status,
         metrics, metricsText, metricsPublic, statusPage), idleTimeout, maxConnections, tls);
   }
 

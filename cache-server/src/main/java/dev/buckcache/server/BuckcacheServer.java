@@ -88,10 +88,12 @@ public final class BuckcacheServer implements AutoCloseable {
         throw new ConfigException("tls: " + e.getMessage());
       }
     }
+    var callers = new dev.buckcache.auth.CallerResolver(authenticator, config.auth().anonymous(),
+        certs, (protocol, reason) -> server.metrics.authFailure(protocol, reason.name()));
     try {
       server.http = HttpFrontEnd.start(config.httpAddress(), store, server.results, executor,
-          s.maxBlobSize(), config.httpIdleTimeout(), config.httpMaxConnections(), config.digests(), authenticator, strict,
-          httpTls, certs, server::statusJson, server.metrics, server.registry::scrape,
+          s.maxBlobSize(), config.httpIdleTimeout(), config.httpMaxConnections(), config.digests(), callers, strict,
+          httpTls, server::statusJson, server.metrics, server.registry::scrape,
           config.metricsPublic(), server::statusPage);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -104,8 +106,7 @@ public final class BuckcacheServer implements AutoCloseable {
     }
     try {
       server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, server.results,
-          config.digests(), config.grpcMaxBatchBytes(), authenticator, strict, grpcTls, certs,
-          server.metrics);
+          config.digests(), config.grpcMaxBatchBytes(), callers, strict, grpcTls, server.metrics);
     } catch (java.io.IOException | RuntimeException e) {
       server.close();
       throw new StorageException.Failure("cannot listen on " + config.grpcAddress()
@@ -124,11 +125,22 @@ public final class BuckcacheServer implements AutoCloseable {
     }
     log.info("buckcache ready: http on {}, grpc on {}, auth {}; store {} holds {} entries, {} of {} "
             + "used (opened in {} ms)", hostPort(http.address()), hostPort(grpc.address()),
-        config.auth().mode().name().toLowerCase(java.util.Locale.ROOT)
-            + (config.auth().allowAnonymousReads() ? " (anonymous reads)" : "")
+        config.auth().mode().name().toLowerCase(java.util.Locale.ROOT) + anonymousNote()
             + (config.tls().mutual() ? ", mtls" : config.tls().enabled() ? ", tls" : ""),
         s.dir().toAbsolutePath().normalize(),
         stats.entries(), Sizes.format(stats.usedBytes()), Sizes.format(s.maxSize()), openMillis);
+  }
+
+  /** How callers without a usable token are served, for the ready line. */
+  private String anonymousNote() {
+    if (config.auth().mode() == dev.buckcache.config.AuthConfig.Mode.NONE) {
+      return "";
+    }
+    return switch (config.auth().anonymous()) {
+      case DENY -> ", anonymous deny (no usable token: 401 / UNAUTHENTICATED)";
+      case READ -> ", anonymous read (no token: may read)";
+      case MISS -> ", anonymous miss (no, expired or bad token: an empty read-only cache)";
+    };
   }
 
   private static String hostPort(java.net.InetSocketAddress a) {

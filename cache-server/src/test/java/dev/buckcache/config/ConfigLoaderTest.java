@@ -122,4 +122,33 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> loader.load(null, Map.of("digest.instances", "x=sha1")))
         .hasMessageContaining("must be sha256 or blake3");
   }
+
+  @Test
+  void anonymous_defaultDeny_valuesFromFlagEnvAndYaml() throws Exception {
+    assertThat(loader.load(null, Map.of()).auth().anonymous()).isEqualTo(AuthConfig.Anonymous.DENY);
+    assertThat(loader.load(null, Map.of("auth.anonymous", "miss")).auth().anonymous())
+        .isEqualTo(AuthConfig.Anonymous.MISS);
+    assertThat(new ConfigLoader(Map.of("BUCKCACHE_ANONYMOUS", "READ"), 8L << 30).load(null, Map.of())
+        .auth().anonymous()).isEqualTo(AuthConfig.Anonymous.READ);
+    var file = dir.resolve("a.yaml");
+    Files.writeString(file, "auth:\n  anonymous: miss\n");
+    assertThat(loader.load(file, Map.of()).auth().anonymous()).isEqualTo(AuthConfig.Anonymous.MISS);
+    assertThatThrownBy(() -> loader.load(null, Map.of("auth.anonymous", "maybe")))
+        .hasMessage("invalid auth.anonymous 'maybe' (from flag --anonymous): not one of deny, read, miss");
+  }
+
+  @Test
+  void allowAnonymousReads_isAnAliasOfRead_andConflictsWithMiss() {
+    var alias = loader.load(null, Map.of("auth.allow_anonymous_reads", "true"));
+    assertThat(alias.auth().anonymous()).isEqualTo(AuthConfig.Anonymous.READ);
+    assertThat(alias.auth().allowAnonymousReads()).isTrue();
+    assertThat(new ConfigLoader(Map.of("BUCKCACHE_ALLOW_ANONYMOUS_READS", "true"), 8L << 30)
+        .load(null, Map.of("auth.anonymous", "deny")).auth().anonymous()).isEqualTo(AuthConfig.Anonymous.READ);
+    assertThat(loader.load(null, Map.of("auth.allow_anonymous_reads", "true", "auth.anonymous", "read"))
+        .auth().anonymous()).isEqualTo(AuthConfig.Anonymous.READ);
+    assertThatThrownBy(() -> loader.load(null,
+        Map.of("auth.allow_anonymous_reads", "true", "auth.anonymous", "miss")))
+        .hasMessageContaining("invalid auth.allow_anonymous_reads 'true'")
+        .hasMessageContaining("auth.anonymous is miss");
+  }
 }

@@ -34,14 +34,20 @@ final class HttpHarness implements AutoCloseable {
   private final StringBuilder raw = new StringBuilder();
   private final List<FullHttpResponse> handedOut = new ArrayList<>();
 
-  private final dev.buckcache.auth.Authenticator authenticator;
+  private final dev.buckcache.auth.CallerResolver callers;
+  private final long maxBlobSize;
 
   HttpHarness(Path dir, long maxBlobSize) {
     this(dir, maxBlobSize, dev.buckcache.auth.Authenticator.NONE);
   }
 
   HttpHarness(Path dir, long maxBlobSize, dev.buckcache.auth.Authenticator authenticator) {
-    this.authenticator = authenticator;
+    this(dir, maxBlobSize, dev.buckcache.auth.CallerResolver.deny(authenticator, peer -> null));
+  }
+
+  HttpHarness(Path dir, long maxBlobSize, dev.buckcache.auth.CallerResolver callers) {
+    this.callers = callers;
+    this.maxBlobSize = maxBlobSize;
     store = TieredStore.open(new DiskSettings(dir, 256L << 20, 0.8, true, 1, 64 * 1024),
         8L << 20, maxBlobSize);
     channel = newChannel(maxBlobSize);
@@ -52,11 +58,19 @@ final class HttpHarness implements AutoCloseable {
         Math.min(maxBlobSize, 1 << 20),
         new dev.buckcache.config.DigestConfig(dev.buckcache.digest.DigestFunction.SHA256,
             java.util.Map.of("b3", dev.buckcache.digest.DigestFunction.BLAKE3)),
-        authenticator, false, peer -> null, () -> "{\"CurrSize\":0}\n", null, () -> "", false, () -> "<html></html>");
+        callers, false, () -> "{\"CurrSize\":0}\n", null, () -> "", false, () -> "<html></html>");
     return new EmbeddedChannel(new HttpServerCodec(new HttpDecoderConfig()
         .setMaxInitialLineLength(HttpInitializer.MAX_INITIAL_LINE)
         .setMaxHeaderSize(HttpInitializer.MAX_HEADER_SIZE)
         .setMaxChunkSize(HttpInitializer.MAX_CHUNK)), new CacheHttpHandler(deps, java.time.Duration.ofSeconds(60)));
+  }
+
+  /** A new connection (after the server closed one); raw text read so far is dropped. */
+  void reconnect() {
+    pump();
+    channel.finishAndReleaseAll();
+    raw.setLength(0);
+    channel = newChannel(maxBlobSize);
   }
 
   void send(String head, byte[] body) {
