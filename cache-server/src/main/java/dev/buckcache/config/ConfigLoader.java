@@ -139,6 +139,8 @@ public final class ConfigLoader {
   }
 
   /**
+   * Reads the settings: YAML file, then BUCKCACHE_* env, then flags; each later one wins.
+   *
    * @param file YAML config file, or null
    * @param flags values given on the command line, by setting key
    */
@@ -246,7 +248,7 @@ public final class ConfigLoader {
       mode = AuthConfig.Mode.STATIC;
     }
     var keys = new java.util.ArrayList<Path>();
-    for (var k : values.get(JWT_KEYS.key()).value().split(",")) {
+    for (var k : values.get(JWT_KEYS.key()).value().split(",", -1)) {
       if (!k.isBlank()) {
         keys.add(Path.of(k.trim()));
       }
@@ -303,7 +305,7 @@ public final class ConfigLoader {
   /** NAME=FUNCTION,NAME=FUNCTION (the YAML map digest.instances arrives in this form too). */
   static Map<String, dev.buckcache.digest.DigestFunction> parseInstanceDigests(String text) {
     var out = new LinkedHashMap<String, dev.buckcache.digest.DigestFunction>();
-    for (var pair : text.split(",")) {
+    for (var pair : text.split(",", -1)) {
       if (pair.isBlank()) {
         continue;
       }

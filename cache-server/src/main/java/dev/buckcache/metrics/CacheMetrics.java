@@ -25,6 +25,7 @@ import java.util.Locale;
  * {@code tier}); never a digest, a subject or a token. The action-cache hit ratio is the number
  * operators watch: it counts a result whose outputs are gone as a miss, as clients see it.
  */
+@SuppressWarnings("LongDoubleConversion") // meters take doubles; counts stay below 2^53 (exact)
 public final class CacheMetrics {
   private final MeterRegistry registry;
   private final AccessLog accessLog;
