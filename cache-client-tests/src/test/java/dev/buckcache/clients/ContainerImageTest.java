@@ -124,7 +124,7 @@ class ContainerImageTest {
     var config = ok(podman(60, "image", "inspect", "--format",
         "{{.Config.User}}|{{json .Config.ExposedPorts}}|{{json .Config.Volumes}}|{{json .HealthCheck}}",
         IMAGE), "inspect").output().trim();
-    var parts = config.split("\\|");
+    var parts = config.split("\\|", -1);
     assertThat(parts[0]).isEqualTo("10001:10001");
     assertThat(parts[1]).contains("8080/tcp").contains("9092/tcp");
     assertThat(parts[2]).contains("/data");
@@ -225,7 +225,7 @@ class ContainerImageTest {
         .withEnv("AUTH_TOKEN", TOKEN)
         .withLabel("dev.buckcache.test", "container-image")
         .withExposedPorts(8080, 9092)
-        .waitingFor(Wait.forHttp("/healthz").forPort(8080).withStartupTimeout(Duration.ofSeconds(120)))) {
+        .waitingFor(Wait.forHttp("/healthz").forPort(8080).withStartupTimeout(Duration.ofMinutes(2)))) {
       container.start();
       // Buck2's first calls: its permission probe over gRPC, with a write token.
       var channel = Buck2Access.channel(container.getMappedPort(9092), TOKEN);
