@@ -318,11 +318,15 @@ public final class ConfigLoader {
     return out;
   }
 
+  /**
+   * true or false, in any case. Nothing else: an empty YAML value ({@code access_log:}) is an
+   * error, not a silent true. (YAML's own yes/no/on/off arrive here as true/false.)
+   */
   static boolean parseBoolean(String text) {
     return switch (text.trim().toLowerCase(Locale.ROOT)) {
-      case "true", "yes", "1", "" -> true;
-      case "false", "no", "0" -> false;
-      default -> throw new IllegalArgumentException("not true or false");
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException("must be true or false");
     };
   }
 
