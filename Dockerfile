@@ -17,6 +17,7 @@ ARG RUNTIME_IMAGE=eclipse-temurin:17-jre
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY pom.xml ./
+COPY .mvn .mvn
 COPY cache-server/pom.xml cache-server/
 COPY cache-client-tests/pom.xml cache-client-tests/
 COPY cache-server/src cache-server/src

@@ -17,7 +17,7 @@ public final class Clients {
   private Clients() {}
 
   public static void require(String program) {
-    for (var dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+    for (var dir : System.getenv().getOrDefault("PATH", "").split(":", -1)) {
       if (Files.isExecutable(Path.of(dir, program))) {
         return;
       }

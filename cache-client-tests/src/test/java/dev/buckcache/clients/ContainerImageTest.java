@@ -3,6 +3,9 @@ package dev.buckcache.clients;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
+import com.github.dockerjava.api.model.ExposedPort;
+import com.github.dockerjava.api.model.PortBinding;
+import com.github.dockerjava.api.model.Ports;
 import dev.buckcache.buck2.Buck2Access;
 import dev.buckcache.digest.DigestFunction;
 import java.net.ServerSocket;
@@ -20,7 +23,9 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.wait.strategy.Wait;
@@ -34,6 +39,10 @@ import org.testcontainers.utility.DockerImageName;
  *
  * <p>No registry is reachable, so the Dockerfile's two base images are stand-ins built from a
  * debootstrap rootfs (test resource {@code container/bases.Containerfile}), passed as build args.
+ *
+ * <p>Every test talks to the container only through ports published on 127.0.0.1 (podman's
+ * bridge address would be a non-loopback peer), and checks it: {@link LoopbackOnly} records the
+ * TCP peers of this JVM and its child processes during each test, and all must be loopback.
  */
 class ContainerImageTest {
   static final String IMAGE = "localhost/buckcache:test";
@@ -44,6 +53,7 @@ class ContainerImageTest {
   static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
   static Map<String, String> env;
   static Process apiService;
+  LoopbackOnly peers;
 
   @BeforeAll
   static void buildImage() throws Exception {
@@ -81,6 +91,19 @@ class ContainerImageTest {
         "-v", m2 + ":/root/.m2", "--build-arg", "BUILD_IMAGE=localhost/buckcache-test-maven:17",
         "--build-arg", "RUNTIME_IMAGE=localhost/buckcache-test-jre:17", "-t", IMAGE, ROOT.toString());
     ok(build, "podman build of the Dockerfile");
+  }
+
+  @BeforeEach
+  void watchPeers() {
+    peers = LoopbackOnly.watch(WORK);
+  }
+
+  @AfterEach
+  void onlyLoopbackPeers() throws Exception {
+    var seen = peers.stop();
+    System.out.println("container test peers: " + seen);
+    assertThat(peers.samples()).as("the socket sampler ran").isPositive();
+    assertThat(LoopbackOnly.notLoopback(seen)).as("peers outside 127.0.0.0/8 and ::1").isEmpty();
   }
 
   @AfterAll
@@ -124,7 +147,7 @@ class ContainerImageTest {
     var config = ok(podman(60, "image", "inspect", "--format",
         "{{.Config.User}}|{{json .Config.ExposedPorts}}|{{json .Config.Volumes}}|{{json .HealthCheck}}",
         IMAGE), "inspect").output().trim();
-    var parts = config.split("\\|");
+    var parts = config.split("\\|", -1);
     assertThat(parts[0]).isEqualTo("10001:10001");
     assertThat(parts[1]).contains("8080/tcp").contains("9092/tcp");
     assertThat(parts[2]).contains("/data");
@@ -225,8 +248,16 @@ class ContainerImageTest {
         .withEnv("AUTH_TOKEN", TOKEN)
         .withLabel("dev.buckcache.test", "container-image")
         .withExposedPorts(8080, 9092)
-        .waitingFor(Wait.forHttp("/healthz").forPort(8080).withStartupTimeout(Duration.ofSeconds(120)))) {
+        // Publish on 127.0.0.1 only; Testcontainers is told to dial it (TESTCONTAINERS_HOST_OVERRIDE).
+        .withCreateContainerCmdModifier(cmd -> cmd.getHostConfig().withPortBindings(
+            new PortBinding(Ports.Binding.bindIp("127.0.0.1"), ExposedPort.tcp(8080)),
+            new PortBinding(Ports.Binding.bindIp("127.0.0.1"), ExposedPort.tcp(9092))))
+        .waitingFor(Wait.forHttp("/healthz").forPort(8080).withStartupTimeout(Duration.ofMinutes(2)))) {
       container.start();
+      assertThat(container.getHost()).isEqualTo("127.0.0.1");
+      var bindings = container.getContainerInfo().getNetworkSettings().getPorts().getBindings();
+      assertThat(bindings.values()).isNotEmpty().allSatisfy(published ->
+          assertThat(published).extracting(Ports.Binding::getHostIp).containsOnly("127.0.0.1"));
       // Buck2's first calls: its permission probe over gRPC, with a write token.
       var channel = Buck2Access.channel(container.getMappedPort(9092), TOKEN);
       try {
@@ -239,6 +270,8 @@ class ContainerImageTest {
           .header("Authorization", "Bearer " + TOKEN).build(), HttpResponse.BodyHandlers.ofString());
       assertThat(status.statusCode()).isEqualTo(200);
       assertThat(status.body()).containsPattern("\"NumFiles\":[1-9]");
+      assertThat(peers.stop()).as("the witnesses saw the mapped HTTP port")
+          .contains("127.0.0.1:" + container.getMappedPort(8080) + " (jfr)");
     }
   }
 

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
@@ -57,7 +58,7 @@ class CurlHttpTest {
   }
 
   private static int status(Clients.Result r) {
-    var lines = r.output().trim().split("\n");
+    var lines = r.output().trim().split("\n", -1);
     return Integer.parseInt(lines[lines.length - 1].trim());
   }
 
@@ -80,8 +81,8 @@ class CurlHttpTest {
 
   @Test
   void badInput_getsClearErrors() throws Exception {
-    var content = "some bytes".getBytes();
-    var wrongHash = server.http() + "/cas/" + sha("other".getBytes());
+    var content = "some bytes".getBytes(StandardCharsets.UTF_8);
+    var wrongHash = server.http() + "/cas/" + sha("other".getBytes(StandardCharsets.UTF_8));
     var mismatch = curl("-X", "PUT", "--data-binary", "@" + file(content), wrongHash);
     assertThat(status(mismatch)).isEqualTo(400);
     assertThat(mismatch.output()).contains("content hashes to");
@@ -129,7 +130,7 @@ class CurlHttpTest {
 
   @Test
   void zstd_putAndGet() throws Exception {
-    var content = "a build output that compresses well. ".repeat(60_000).getBytes();
+    var content = "a build output that compresses well. ".repeat(60_000).getBytes(StandardCharsets.UTF_8);
     var packed = Zstd.compress(content, 3);
     var url = server.http() + "/cas/" + sha(content);
     assertThat(status(curl("-X", "PUT", "-H", "Content-Encoding: zstd", "-H",
@@ -138,7 +139,7 @@ class CurlHttpTest {
     var out = dir.resolve("zstd.out");
     var r = Clients.run(dir, Map.of(), 60, "curl", "-sS", "-D", "-", "-o", out.toString(),
         "-H", "Accept-Encoding: zstd", url);
-    assertThat(r.output().toLowerCase()).contains("content-encoding: zstd");
+    assertThat(r.output().toLowerCase(Locale.ROOT)).contains("content-encoding: zstd");
     var zipped = Files.readAllBytes(out);
     assertThat(zipped.length).isLessThan(content.length / 10);
     assertThat(Zstd.decompress(zipped, content.length)).isEqualTo(content);
@@ -178,7 +179,7 @@ class CurlHttpTest {
   @Test
   void bodyLongerThanContentLength_extraBytesAreABadRequest() throws Exception {
     var uri = URI.create(server.http());
-    var hello = "hello".getBytes();
+    var hello = "hello".getBytes(StandardCharsets.UTF_8);
     try (var socket = new Socket(uri.getHost(), uri.getPort())) {
       socket.setSoTimeout(10_000);
       socket.getOutputStream().write(("PUT /cas/" + sha(hello) + " HTTP/1.1\r\nHost: x\r\n"

@@ -5,6 +5,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 /** nginx with WebDAV PUT on loopback: the classic "dumb" Bazel HTTP cache (PROTOCOLS.md). */
 final class Nginx implements AutoCloseable {
@@ -53,7 +54,8 @@ final class Nginx implements AutoCloseable {
     var process = new ProcessBuilder(nginx, "-c", conf.toString(), "-g", "daemon off;")
         .redirectErrorStream(true).redirectOutput(work.resolve("nginx.out").toFile()).start();
     for (int i = 0; i < 100; i++) {
-      try (var s = new Socket("127.0.0.1", port)) {
+      try {
+        new Socket("127.0.0.1", port).close(); // it accepts connections: up
         return new Nginx(port, process);
       } catch (IOException e) {
         Thread.sleep(100);
@@ -68,8 +70,15 @@ final class Nginx implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     process.destroy();
-    process.waitFor();
+    try {
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+      }
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -7,6 +7,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -32,7 +33,7 @@ class StatusPageChromiumTest {
     Clients.require("chromium");
     try (var server = ServerProcess.serve(dir.resolve("data"))) {
       var http = HttpClient.newHttpClient();
-      var blob = "status page test blob".getBytes();
+      var blob = "status page test blob".getBytes(StandardCharsets.UTF_8);
       var sha = dev.buckcache.digest.DigestFunction.SHA256.hash(blob);
       http.send(HttpRequest.newBuilder(URI.create(server.http() + "/cas/" + sha))
           .PUT(HttpRequest.BodyPublishers.ofByteArray(blob)).build(), HttpResponse.BodyHandlers.discarding());

@@ -40,6 +40,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
@@ -369,7 +370,7 @@ class FuzzTest {
   // ---------------------------------------------------------------- resource names
 
   static final String[] NAME_PARTS = {"blobs", "compressed-blobs", "zstd", "deflate", "identity",
-      "uploads", "main", "..", ".", "", "x", HASH, HASH.toUpperCase(), HASH.substring(1), "ab".repeat(20),
+      "uploads", "main", "..", ".", "", "x", HASH, HASH.toUpperCase(Locale.ROOT), HASH.substring(1), "ab".repeat(20),
       "ab".repeat(64), "7", "0", "-1", "18446744073709551616", "9223372036854775807", "7x",
       "3fa85f64-5717-4562-b3fc-2c963f66afa6", "%2F", "\u00e9", "blake3", "sha256"};
 

@@ -118,7 +118,7 @@ class SoakTest {
         }
       };
       // Fixed rate: every 10 ms, RATE/100 operations are handed to the workers.
-      ticker.scheduleAtFixedRate(() -> {
+      var unused = ticker.scheduleAtFixedRate(() -> {
         for (int i = 0; i < RATE / 100; i++) {
           workers.execute(op);
         }

@@ -3,6 +3,8 @@ package dev.buckcache.auth;
 /** Turns an {@code Authorization} header value into a principal. Thread-safe. */
 public interface Authenticator {
   /**
+   * Returns who the caller is, or throws when the header is missing or not valid.
+   *
    * @param authorization the header value ({@code Bearer …}), or null when absent
    */
   Principal authenticate(String authorization) throws AuthException;

@@ -25,6 +25,8 @@ public final class StaticTokens implements Authenticator {
   }
 
   /**
+   * Reads the token file (TOKEN SUBJECT SCOPE [INSTANCES] per line) and AUTH_TOKEN.
+   *
    * @param file token file, or null
    * @param authToken value of AUTH_TOKEN, or null
    * @param allowAnonymousReads callers without a header get read access
@@ -40,7 +42,7 @@ public final class StaticTokens implements Authenticator {
         if (text.isEmpty()) {
           continue;
         }
-        var parts = text.split("\\s+");
+        var parts = text.split("\\s+", -1);
         if (parts.length < 3) {
           throw new IllegalArgumentException(file + " line " + n + ": expected TOKEN SUBJECT SCOPE [INSTANCES]");
         }

@@ -54,7 +54,9 @@ public final class TlsMaterial implements AutoCloseable {
       return t;
     });
     long every = config.reloadInterval().toMillis();
-    watcher.scheduleWithFixedDelay(this::reloadIfChanged, every, every, TimeUnit.MILLISECONDS);
+    // reloadIfChanged logs its own failures; the watcher stops with close().
+    var unused = watcher.scheduleWithFixedDelay(this::reloadIfChanged, every, every,
+        TimeUnit.MILLISECONDS);
   }
 
   /** Reads the files; fails with a message naming the file on any problem. */

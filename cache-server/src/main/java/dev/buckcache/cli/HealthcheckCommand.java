@@ -1,5 +1,9 @@
 package dev.buckcache.cli;
 
+import dev.buckcache.config.ConfigException;
+import dev.buckcache.config.ConfigLoader;
+import dev.buckcache.config.ServerConfig;
+import java.net.Inet6Address;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -7,6 +11,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -19,16 +24,22 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code buckcache healthcheck}: asks a server on this host for {@code /healthz}; exit 0 when it
- * answers 200. Made for container health checks, where the image has no curl. By default it
- * finds the port in {@code BUCKCACHE_HTTP_ADDRESS} (as {@code serve} would) and asks loopback.
+ * answers 200, 1 otherwise (never 2, which Docker reserves). Made for container health checks,
+ * where the image has no curl. By default it reads the settings as {@code serve} does, with the
+ * same {@link ConfigLoader} (YAML file &lt; BUCKCACHE_* env), and asks the HTTP port: on loopback
+ * when the server listens on all addresses, else on the address it listens on.
  */
 @Command(name = "healthcheck", mixinStandardHelpOptions = true,
     description = "Exits 0 if the local server answers /healthz with 200 (for container health checks).")
 final class HealthcheckCommand implements Callable<Integer> {
   @Option(names = "--url", paramLabel = "URL",
       description = "what to ask; default: http(s)://127.0.0.1:PORT/healthz, with the port of "
-          + "BUCKCACHE_HTTP_ADDRESS (8080) and https when BUCKCACHE_TLS_CERT is set")
+          + "http.address (8080) and https when tls.cert is set, read as serve reads them")
   String url;
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "the server's YAML config file, as given to serve (BUCKCACHE_* env wins)")
+  Path configFile;
 
   @Option(names = "--timeout", defaultValue = "5", paramLabel = "SECONDS",
       description = "give up after this long (default ${DEFAULT-VALUE})")
@@ -44,20 +55,29 @@ final class HealthcheckCommand implements Callable<Integer> {
     this.env = env;
   }
 
-  /** The loopback /healthz URL of a server configured by {@code env}. */
-  static URI defaultUrl(Map<String, String> env) {
-    var address = env.getOrDefault("BUCKCACHE_HTTP_ADDRESS", "").trim();
-    int colon = address.lastIndexOf(':');
-    var port = colon >= 0 ? address.substring(colon + 1) : "8080";
-    var tls = !env.getOrDefault("BUCKCACHE_TLS_CERT", "").isBlank();
-    return URI.create((tls ? "https" : "http") + "://127.0.0.1:" + port + "/healthz");
+  /** The /healthz URL of a server configured by {@code config}. */
+  static URI defaultUrl(ServerConfig config) {
+    var address = config.httpAddress();
+    var ip = address.getAddress();
+    var host = ip.isAnyLocalAddress() ? "127.0.0.1"
+        : ip instanceof Inet6Address ? "[" + ip.getHostAddress() + "]" : ip.getHostAddress();
+    var scheme = config.tls().enabled() ? "https" : "http";
+    return URI.create(scheme + "://" + host + ":" + address.getPort() + "/healthz");
   }
 
   @Override
   public Integer call() throws Exception {
-    var uri = url == null ? defaultUrl(env) : URI.create(url);
+    URI uri;
+    try {
+      // The heap bound only sizes serve's memory tier; it must not fail a health check.
+      uri = url != null ? URI.create(url)
+          : defaultUrl(new ConfigLoader(env, Long.MAX_VALUE).load(configFile, Map.of()));
+    } catch (ConfigException e) {
+      System.err.println("buckcache: " + e.getMessage());
+      return Main.EXIT_FAILURE;
+    }
     var builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(timeoutSeconds));
-    if ("https".equals(uri.getScheme()) && isLoopback(uri)) {
+    if ("https".equals(uri.getScheme()) && (url == null || isLoopback(uri))) {
       // A liveness check of our own process: its certificate names the service, not 127.0.0.1.
       builder.sslContext(trustAll());
     }

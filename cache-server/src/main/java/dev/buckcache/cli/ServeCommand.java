@@ -41,7 +41,7 @@ final class ServeCommand implements Callable<Integer> {
               + (s.isSwitch() ? "" : " (default " + s.defaultValue() + ")"));
       if (s.isSwitch()) {
         option.arity("0").fallbackValue("true");
-      } else if (s == ConfigLoader.JWT_KEYS) {
+      } else if (s.equals(ConfigLoader.JWT_KEYS)) {
         option.type(String[].class).paramLabel(s.paramLabel()); // repeatable
       } else {
         option.paramLabel(s.paramLabel());

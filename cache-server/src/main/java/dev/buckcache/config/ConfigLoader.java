@@ -143,6 +143,8 @@ public final class ConfigLoader {
   }
 
   /**
+   * Reads the settings: YAML file, then BUCKCACHE_* env, then flags; each later one wins.
+   *
    * @param file YAML config file, or null
    * @param flags values given on the command line, by setting key
    */
@@ -252,7 +254,7 @@ public final class ConfigLoader {
       mode = AuthConfig.Mode.STATIC;
     }
     var keys = new java.util.ArrayList<Path>();
-    for (var k : values.get(JWT_KEYS.key()).value().split(",")) {
+    for (var k : values.get(JWT_KEYS.key()).value().split(",", -1)) {
       if (!k.isBlank()) {
         keys.add(Path.of(k.trim()));
       }
@@ -322,7 +324,7 @@ public final class ConfigLoader {
   /** NAME=FUNCTION,NAME=FUNCTION (the YAML map digest.instances arrives in this form too). */
   static Map<String, dev.buckcache.digest.DigestFunction> parseInstanceDigests(String text) {
     var out = new LinkedHashMap<String, dev.buckcache.digest.DigestFunction>();
-    for (var pair : text.split(",")) {
+    for (var pair : text.split(",", -1)) {
       if (pair.isBlank()) {
         continue;
       }
@@ -335,11 +337,15 @@ public final class ConfigLoader {
     return out;
   }
 
+  /**
+   * true or false, in any case. Nothing else: an empty YAML value ({@code access_log:}) is an
+   * error, not a silent true. (YAML's own yes/no/on/off arrive here as true/false.)
+   */
   static boolean parseBoolean(String text) {
     return switch (text.trim().toLowerCase(Locale.ROOT)) {
-      case "true", "yes", "1", "" -> true;
-      case "false", "no", "0" -> false;
-      default -> throw new IllegalArgumentException("not true or false");
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException("must be true or false");
     };
   }
 

@@ -253,7 +253,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
     if (previous != null && previous != upload) {
       previous.writer.close();
     }
-    reaper.schedule(() -> {
+    var unused = reaper.schedule(() -> { // nothing waits for the reaping
       if (parked.remove(upload.resource, upload)) {
         log.debug("abandoned upload {} after {} bytes", upload.resource, upload.committed);
         upload.writer.close();

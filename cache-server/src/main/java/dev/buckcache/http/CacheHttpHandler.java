@@ -59,7 +59,7 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
         if (current == null) {
           log.debug("no complete request head from {} within {} ms: closing",
               ctx.channel().remoteAddress(), headTimeoutNanos / 1_000_000);
-          ctx.close();
+          var unused = ctx.close();
         }
       }, headTimeoutNanos, TimeUnit.NANOSECONDS);
     }
@@ -289,7 +289,7 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent) {
       log.debug("closing idle connection from {}", ctx.channel().remoteAddress());
-      ctx.close();
+      var unused = ctx.close();
       return;
     }
     ctx.fireUserEventTriggered(evt);
@@ -298,6 +298,6 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     log.debug("connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
-    ctx.close();
+    var unused = ctx.close();
   }
 }

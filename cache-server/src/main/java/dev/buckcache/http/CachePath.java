@@ -56,12 +56,15 @@ record CachePath(String instance, Kind kind, DigestFunction function, String has
 
   private static DigestFunction functionFor(String hash) throws Invalid {
     if (Hex.isLowerHex(hash)) {
-      switch (hash.length()) {
-        case 64: return DigestFunction.SHA256;
-        case 40: return DigestFunction.SHA1;
-        case 96: return DigestFunction.SHA384;
-        case 128: return DigestFunction.SHA512;
-        default: break;
+      var function = switch (hash.length()) {
+        case 64 -> DigestFunction.SHA256;
+        case 40 -> DigestFunction.SHA1;
+        case 96 -> DigestFunction.SHA384;
+        case 128 -> DigestFunction.SHA512;
+        default -> null;
+      };
+      if (function != null) {
+        return function;
       }
     }
     var shown = hash.length() > 140 ? hash.substring(0, 140) + "..." : hash;

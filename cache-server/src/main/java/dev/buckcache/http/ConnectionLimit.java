@@ -36,7 +36,7 @@ final class ConnectionLimit extends ChannelInboundHandlerAdapter {
         log.warn("{} HTTP connections open, the limit (http.max_connections): closing new ones "
             + "({} so far)", max, n);
       }
-      ctx.close();
+      var unused = ctx.close();
       return;
     }
     ctx.fireChannelActive();

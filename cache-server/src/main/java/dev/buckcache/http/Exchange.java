@@ -77,7 +77,7 @@ abstract class Exchange {
 
   /** Completes on the event loop. */
   final <T> void onLoop(CompletableFuture<T> future, BiConsumer<T, Throwable> then) {
-    future.whenComplete((v, e) -> ctx.executor().execute(() -> {
+    var unused = future.whenComplete((v, e) -> ctx.executor().execute(() -> {
       if (ctx.channel().isActive()) {
         then.accept(v, e);
       }
@@ -88,7 +88,8 @@ abstract class Exchange {
   final void continueIfExpected() {
     if (HttpUtil.is100ContinueExpected(request)) {
       ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-          HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+          HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER))
+          .addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
     }
   }
 
@@ -116,7 +117,7 @@ abstract class Exchange {
     finish(response, response);
   }
 
-  /** Sends the head of a streamed response; the body follows with {@link #writeBody}. */
+  /** Sends the head of a streamed response; the body follows, then {@link #finishBody}. */
   final void respondHead(HttpResponse head) {
     status = head.status().code();
     bytesOut = HttpUtil.getContentLength(head, 0L);
@@ -144,7 +145,7 @@ abstract class Exchange {
         if (f.isSuccess()) {
           handler.done(this);
         } else {
-          ctx.close();
+          var unused = ctx.close();
         }
       });
     }

@@ -5,6 +5,7 @@ import dev.buckcache.storage.AcEntry;
 import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.ActionResults;
 import dev.buckcache.storage.BlobReader;
+import dev.buckcache.storage.StorageException;
 import dev.buckcache.storage.StoredChunk;
 import dev.buckcache.storage.ZstdFrames;
 import io.netty.buffer.Unpooled;
@@ -77,6 +78,7 @@ final class GetExchange extends Exchange {
   }
 
   /** Either the whole blob (small, identity) or an open reader; null on a miss. */
+  @SuppressWarnings("ArrayRecordComponent") // a byte carrier: never compared or hashed
   private record Opened(byte[] whole, BlobReader reader) {}
 
   private Opened openCas() {
@@ -138,7 +140,7 @@ final class GetExchange extends Exchange {
       }
       if (error != null) {
         log.warn("reading cas/{} failed mid-response: {}", path.hash(), HttpErrors.message(error));
-        ctx.close();
+        var unused = ctx.close();
       } else if (bytes == null) {
         closeReader();
         finishBody();
@@ -147,7 +149,7 @@ final class GetExchange extends Exchange {
         // channel is under its high water mark (2 MiB, so about two chunks queued at most).
         ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(bytes))).addListener(f -> {
           if (!f.isSuccess()) {
-            ctx.close();
+            var unused = ctx.close();
           }
         });
         if (ctx.channel().isWritable()) {
@@ -195,9 +197,18 @@ final class GetExchange extends Exchange {
     var r = reader;
     reader = null;
     if (r != null) {
-      deps.executor().submit(() -> {
+      var unused = deps.executor().submit(() -> {
         synchronized (r) {
           r.close();
+        }
+        return null;
+      }).exceptionally(e -> {
+        if (e instanceof StorageException.Busy) { // refused: close here rather than leak it
+          synchronized (r) {
+            r.close();
+          }
+        } else {
+          log.warn("closing a reader of cas/{} failed: {}", path.hash(), e.toString());
         }
         return null;
       });

@@ -69,8 +69,8 @@ public final class HttpFrontEnd implements AutoCloseable {
           .bind(address).sync().channel();
       return new HttpFrontEnd(boss, workers, channel);
     } catch (InterruptedException | RuntimeException e) {
-      boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-      workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      var unusedBoss = boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      var unusedWorkers = workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
       throw e;
     }
   }
@@ -82,7 +82,7 @@ public final class HttpFrontEnd implements AutoCloseable {
   /** Stops accepting connections; open ones finish within {@code grace}, then close. */
   public void stop(Duration grace) {
     channel.close().syncUninterruptibly();
-    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    var unused = boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     var done = workers.shutdownGracefully(Math.min(grace.toMillis(), 200), grace.toMillis(),
         TimeUnit.MILLISECONDS);
     if (!done.awaitUninterruptibly(grace.toMillis() + 2000)) {

@@ -113,7 +113,7 @@ final class PutCasExchange extends Exchange {
       content.release();
       return null;
     }));
-    lane.whenComplete((v, e) -> ctx.executor().execute(() -> drained(n)));
+    var unused = lane.whenComplete((v, e) -> ctx.executor().execute(() -> drained(n)));
   }
 
   private void drained(int n) {
@@ -154,8 +154,13 @@ final class PutCasExchange extends Exchange {
   void abort() {
     aborted = true;
     if (lane != null) {
-      lane.whenComplete((v, e) -> deps.executor().submit(() -> {
+      var unused = lane.whenComplete((v, e) -> deps.executor().submit(() -> {
         closeWriter();
+        return null;
+      }).exceptionally(refused -> {
+        if (refused instanceof StorageException.Busy) { // close here rather than leak the writer
+          closeWriter();
+        }
         return null;
       }));
     }

@@ -27,6 +27,7 @@ import java.util.Set;
  * {@code tier}); never a digest, a subject or a token. The action-cache hit ratio is the number
  * operators watch: it counts a result whose outputs are gone as a miss, as clients see it.
  */
+@SuppressWarnings("LongDoubleConversion") // meters take doubles; counts stay below 2^53 (exact)
 public final class CacheMetrics {
   static final Set<String> PROTOCOLS = Set.of("http", "grpc");
   static final Set<String> KINDS = Set.of("cas", "ac", "other");

@@ -7,6 +7,7 @@ import static java.util.Objects.requireNonNull;
  * ActionResults and are returned only while every blob they reference is present; {@link
  * Kind#RAW} values (ccache puts its own blobs under {@code /ac/}) are returned as they are.
  */
+@SuppressWarnings("ArrayRecordComponent") // a byte carrier: never compared or hashed
 public record AcEntry(Kind kind, byte[] value) {
   public AcEntry {
     requireNonNull(kind, "kind");

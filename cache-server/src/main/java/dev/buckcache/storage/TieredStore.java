@@ -380,6 +380,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
   }
 
   /** Reads of {@code cas} (or action-cache) entries served by {@code tier} since start. */
+  @SuppressWarnings("EnumOrdinal") // the counters are an array indexed by tier, in enum order
   public long reads(boolean cas, Tier tier) {
     return counters.counts[cas ? 0 : 1][tier.ordinal()].sum();
   }

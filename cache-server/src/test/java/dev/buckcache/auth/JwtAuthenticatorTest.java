@@ -121,7 +121,7 @@ class JwtAuthenticatorTest {
   void forgeries_rejected() throws Exception {
     var a = auth(null);
     var good = token(Scope.READ, Duration.ofDays(1), List.of());
-    var parts = good.split("\\.");
+    var parts = good.split("\\.", -1);
     // alg: none
     var noneHeader = b64("{\"alg\":\"none\",\"typ\":\"JWT\",\"kid\":\"" + JWT.decode(good).getKeyId() + "\"}");
     rejects(a, "Bearer " + noneHeader + "." + parts[1] + ".", AuthException.Reason.BAD_SIGNATURE);

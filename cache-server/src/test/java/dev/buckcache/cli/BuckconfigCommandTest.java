@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 class BuckconfigCommandTest {
@@ -16,7 +17,7 @@ class BuckconfigCommandTest {
     System.setErr(new PrintStream(err, true));
     try {
       int code = Main.run(args);
-      return new String[] {Integer.toString(code), out.toString(), err.toString()};
+      return new String[] {Integer.toString(code), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)};
     } finally {
       System.setOut(oldOut);
       System.setErr(oldErr);

@@ -9,6 +9,7 @@ import dev.buckcache.storage.disk.DiskSettings;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -24,7 +25,7 @@ class VerifyCommandTest {
     var oldOut = System.out;
     System.setOut(new PrintStream(out, true));
     try {
-      return new String[] {Integer.toString(Main.run(args)), out.toString()};
+      return new String[] {Integer.toString(Main.run(args)), out.toString(StandardCharsets.UTF_8)};
     } finally {
       System.setOut(oldOut);
     }

@@ -73,6 +73,53 @@ class ConfigLoaderTest {
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
   }
 
+  /** Every true|false setting, by YAML key. */
+  static java.util.stream.Stream<String> booleanKeys() {
+    return ConfigLoader.ALL.stream().filter(ConfigLoader.Setting::isSwitch).map(ConfigLoader.Setting::key);
+  }
+
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("booleanKeys")
+  void load_emptyYamlBoolean_rejectedNamingTheKey(String key) throws Exception {
+    var file = dir.resolve("c.yaml");
+    var dot = key.indexOf('.');
+    Files.writeString(file, key.substring(0, dot) + ":\n  " + key.substring(dot + 1) + ":\n");
+    assertThatThrownBy(() -> loader.load(file, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("invalid " + key + " ''")
+        .hasMessageContaining("must be true or false")
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+  }
+
+  @ParameterizedTest
+  @CsvSource({"server.access_log,1", "server.access_log,on", "metrics.public,maybe",
+      "auth.allow_anonymous_reads,yes please", "server.insecure_no_auth,' '"})
+  void load_otherBooleanText_rejectedNamingTheKey(String key, String value) {
+    assertThatThrownBy(() -> loader.load(null, Map.of(key, value)))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("invalid " + key)
+        .hasMessageContaining("must be true or false");
+  }
+
+  @Test
+  void load_yamlBooleans_trueFalseAndYamlsYesNo() throws Exception {
+    var file = dir.resolve("c.yaml");
+    Files.writeString(file, """
+        server:
+          access_log: true
+        metrics:
+          public: "FALSE"
+        auth:
+          allow_anonymous_reads: yes
+          strict_read_scope: no
+        """);
+    var c = loader.load(file, Map.of());
+    assertThat(c.accessLog()).isTrue();
+    assertThat(c.metricsPublic()).isFalse();
+    assertThat(c.auth().allowAnonymousReads()).isTrue();
+    assertThat(c.auth().strictReadScope()).isFalse();
+  }
+
   @Test
   void load_badEnv_namesTheVariable() {
     var env = Map.of("BUCKCACHE_ZSTD_LEVEL", "0");

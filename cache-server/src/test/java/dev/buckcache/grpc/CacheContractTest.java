@@ -40,6 +40,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -230,7 +231,7 @@ abstract class CacheContractTest {
   @Test
   void actionCache_hitKeepsAuxiliaryMetadata_missingOutputIsNotFound_inlineStdout() {
     var out = bytes(3000);
-    var stdout = "compiled fine\n".getBytes();
+    var stdout = "compiled fine\n".getBytes(StandardCharsets.UTF_8);
     upload(out, stdout);
     var meta = ExecutedActionMetadata.newBuilder().setWorker("buck2")
         .addAuxiliaryMetadata(Any.pack(StringValue.of("aux"))).build();
@@ -380,7 +381,7 @@ abstract class CacheContractTest {
     var root = Directory.newBuilder();
     for (int i = 0; i < 3; i++) {
       var leaf = Directory.newBuilder().addFilesBuilder().setName("f" + i)
-          .setDigest(digest(("x" + i).getBytes())).build();
+          .setDigest(digest(("x" + i).getBytes(StandardCharsets.UTF_8))).build();
       var leafDir = Directory.newBuilder().addFiles(leaf).build();
       leaves.add(leafDir);
       upload(leafDir.toByteArray());

@@ -25,6 +25,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Executor;
@@ -103,7 +104,7 @@ class GrpcAuthTest {
         GetCapabilitiesRequest.getDefaultInstance()).getCacheCapabilities()
         .getActionCacheUpdateCapabilities().getUpdateEnabled()).isTrue();
 
-    var action = "empty action".getBytes();
+    var action = "empty action".getBytes(StandardCharsets.UTF_8);
     var upload = ContentAddressableStorageGrpc.newBlockingStub(channel).withCallCredentials(bearer("r-token"))
         .batchUpdateBlobs(BatchUpdateBlobsRequest.newBuilder().addRequests(
             BatchUpdateBlobsRequest.Request.newBuilder().setDigest(digest(action))

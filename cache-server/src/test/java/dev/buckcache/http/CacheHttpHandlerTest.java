@@ -73,7 +73,7 @@ class CacheHttpHandlerTest {
     put("/cas/" + sha(content), content);
     assertThat(get("/team-a/cas/" + sha(content)).status().code()).isEqualTo(200);
     var key = "ab".repeat(32);
-    put("/team-a/ac/" + key, "v".getBytes());
+    put("/team-a/ac/" + key, "v".getBytes(StandardCharsets.UTF_8));
     assertThat(get("/team-a/ac/" + key).status().code()).isEqualTo(200);
     assertThat(get("/team-b/ac/" + key).status().code()).isEqualTo(404);
   }
@@ -166,7 +166,7 @@ class CacheHttpHandlerTest {
     h.send("PUT /cas/" + sha(content) + " HTTP/1.1\nHost: x\nContent-Length: " + content.length
         + "\n\n", java.util.Arrays.copyOf(content, 1024 * 1024));
     h.settle();
-    h.channel.close();
+    h.channel.close().syncUninterruptibly();
     h.settle();
     var digest = new Digest(DigestFunction.SHA256, sha(content), content.length);
     assertThat(h.store.contains(digest)).isFalse();

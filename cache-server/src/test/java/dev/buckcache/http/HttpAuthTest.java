@@ -6,6 +6,7 @@ import dev.buckcache.auth.StaticTokens;
 import dev.buckcache.digest.DigestFunction;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
@@ -17,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HttpAuthTest {
   @TempDir Path dir;
   private HttpHarness h;
-  private final byte[] blob = "object code".getBytes();
+  private final byte[] blob = "object code".getBytes(StandardCharsets.UTF_8);
   private final String sha = DigestFunction.SHA256.hash(blob);
 
   @BeforeEach

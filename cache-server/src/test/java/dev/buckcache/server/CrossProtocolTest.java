@@ -21,6 +21,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -61,7 +62,7 @@ class CrossProtocolTest {
 
   @Test
   void putOverHttp_readOverGrpc() throws Exception {
-    var blob = "built over http".repeat(1000).getBytes();
+    var blob = "built over http".repeat(1000).getBytes(StandardCharsets.UTF_8);
     var put = http.send(HttpRequest.newBuilder(URI.create(base() + "/cas/" + digest(blob).getHash()))
         .PUT(HttpRequest.BodyPublishers.ofByteArray(blob)).build(), HttpResponse.BodyHandlers.ofString());
     assertThat(put.statusCode()).isEqualTo(200);
@@ -74,7 +75,7 @@ class CrossProtocolTest {
 
   @Test
   void putOverGrpc_readOverHttp_bothKinds() throws Exception {
-    var blob = "built over grpc".getBytes();
+    var blob = "built over grpc".getBytes(StandardCharsets.UTF_8);
     var cas = ContentAddressableStorageGrpc.newBlockingStub(channel);
     cas.batchUpdateBlobs(BatchUpdateBlobsRequest.newBuilder().addRequests(
         BatchUpdateBlobsRequest.Request.newBuilder().setDigest(digest(blob))
@@ -86,7 +87,7 @@ class CrossProtocolTest {
     var result = ActionResult.newBuilder()
         .setExecutionMetadata(ExecutedActionMetadata.newBuilder().setWorker("w"));
     result.addOutputFilesBuilder().setPath("o").setDigest(digest(blob));
-    var action = digest("action".getBytes());
+    var action = digest("action".getBytes(StandardCharsets.UTF_8));
     ActionCacheGrpc.newBlockingStub(channel).updateActionResult(UpdateActionResultRequest
         .newBuilder().setActionDigest(action).setActionResult(result).build());
     var ac = http.send(HttpRequest.newBuilder(URI.create(base() + "/ac/" + action.getHash())).build(),
@@ -96,12 +97,12 @@ class CrossProtocolTest {
 
   @Test
   void actionResultPutOverHttp_isAGrpcHit() throws Exception {
-    var out = "object".getBytes();
+    var out = "object".getBytes(StandardCharsets.UTF_8);
     http.send(HttpRequest.newBuilder(URI.create(base() + "/cas/" + digest(out).getHash()))
         .PUT(HttpRequest.BodyPublishers.ofByteArray(out)).build(), HttpResponse.BodyHandlers.discarding());
     var result = ActionResult.newBuilder();
     result.addOutputFilesBuilder().setPath("o").setDigest(digest(out));
-    var action = digest("http action".getBytes());
+    var action = digest("http action".getBytes(StandardCharsets.UTF_8));
     http.send(HttpRequest.newBuilder(URI.create(base() + "/ac/" + action.getHash()))
         .PUT(HttpRequest.BodyPublishers.ofByteArray(result.build().toByteArray())).build(),
         HttpResponse.BodyHandlers.discarding());

@@ -9,6 +9,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,6 +31,7 @@ class DeployKitTest {
   @TempDir Path dir;
 
   @Test
+  @SuppressWarnings("unchecked") // the YAML's shape is what the test checks
   void alertsAndDashboard_queryOnlyMetricsTheServerExports() throws Exception {
     var exported = scrapeAfterTraffic();
     var queries = new ArrayList<String>();
@@ -126,7 +128,7 @@ class DeployKitTest {
     var mounts = new java.util.HashMap<String, String>();
     for (var service : services.values()) {
       for (var v : (List<String>) service.getOrDefault("volumes", List.of())) {
-        var parts = v.split(":");
+        var parts = v.split(":", -1);
         if (parts[0].startsWith(".")) {
           assertThat(composeDir.resolve(parts[0])).as(v).exists();
           mounts.put(parts[1], parts[0]);
@@ -275,7 +277,7 @@ class DeployKitTest {
     try (var server = BuckcacheServer.start(config)) {
       var http = HttpClient.newHttpClient();
       var base = "http://127.0.0.1:" + server.httpAddress().getPort();
-      var blob = "x".repeat(100).getBytes();
+      var blob = "x".repeat(100).getBytes(StandardCharsets.UTF_8);
       var sha = DigestFunction.SHA256.hash(blob);
       http.send(HttpRequest.newBuilder(URI.create(base + "/cas/" + sha)).header("Authorization", "Bearer tok")
           .PUT(HttpRequest.BodyPublishers.ofByteArray(blob)).build(), HttpResponse.BodyHandlers.discarding());

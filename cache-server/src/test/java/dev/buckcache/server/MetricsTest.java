@@ -16,6 +16,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Executor;
@@ -74,7 +75,7 @@ class MetricsTest {
 
   @Test
   void httpHitsMissesAndAuthFailures_areCounted() throws Exception {
-    var blob = "some output".getBytes();
+    var blob = "some output".getBytes(StandardCharsets.UTF_8);
     var sha = DigestFunction.SHA256.hash(blob);
     assertThat(send("PUT", "/cas/" + sha, blob, true)).isEqualTo(200);
     assertThat(send("GET", "/cas/" + sha, null, true)).isEqualTo(200);

@@ -19,6 +19,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.X509Certificate;
@@ -159,7 +160,7 @@ class TlsTest {
   private java.io.File pkcs8(java.security.KeyPair keys) throws Exception {
     var f = dir.resolve("pkcs8-" + System.nanoTime() + ".pem");
     java.nio.file.Files.writeString(f, "-----BEGIN PRIVATE KEY-----\n"
-        + java.util.Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(keys.getPrivate().getEncoded())
+        + java.util.Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.UTF_8)).encodeToString(keys.getPrivate().getEncoded())
         + "\n-----END PRIVATE KEY-----\n");
     return f.toFile();
   }

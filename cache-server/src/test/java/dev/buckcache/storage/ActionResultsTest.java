@@ -12,6 +12,7 @@ import build.bazel.remote.execution.v2.OutputFile;
 import build.bazel.remote.execution.v2.Tree;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -47,8 +48,8 @@ class ActionResultsTest {
 
   @Test
   void get_allOutputsPresent_hit_withMetadataPresenceKept() {
-    var out = store("object code".getBytes());
-    var stdout = store("compiler said hi".getBytes());
+    var out = store("object code".getBytes(StandardCharsets.UTF_8));
+    var stdout = store("compiler said hi".getBytes(StandardCharsets.UTF_8));
     var result = ActionResult.newBuilder()
         .addOutputFiles(OutputFile.newBuilder().setPath("a.o").setDigest(proto(out)))
         .setStdoutDigest(proto(stdout))
@@ -63,7 +64,7 @@ class ActionResultsTest {
 
   @Test
   void get_outputFileMissing_missWithReason() {
-    var absent = digest("never uploaded".getBytes());
+    var absent = digest("never uploaded".getBytes(StandardCharsets.UTF_8));
     results.put(key, ActionResult.newBuilder()
         .addOutputFiles(OutputFile.newBuilder().setPath("a.o").setDigest(proto(absent)))
         .build());
@@ -74,7 +75,7 @@ class ActionResultsTest {
 
   @Test
   void get_treeFileMissing_miss_thenHitOnceUploaded() {
-    var fileContent = "inside a dir".getBytes();
+    var fileContent = "inside a dir".getBytes(StandardCharsets.UTF_8);
     var file = digest(fileContent);
     var tree = Tree.newBuilder()
         .setRoot(Directory.newBuilder()
@@ -91,7 +92,7 @@ class ActionResultsTest {
 
   @Test
   void get_treeBlobMissing_miss() {
-    var treeDigest = digest("not stored".getBytes());
+    var treeDigest = digest("not stored".getBytes(StandardCharsets.UTF_8));
     results.put(key, ActionResult.newBuilder()
         .addOutputDirectories(OutputDirectory.newBuilder().setPath("out").setTreeDigest(proto(treeDigest)))
         .build());
@@ -100,7 +101,7 @@ class ActionResultsTest {
 
   @Test
   void get_rawEntry_returnedAsStored() {
-    var ccacheBlob = "cCrS not a protobuf at all \u0000\u0001".getBytes();
+    var ccacheBlob = "cCrS not a protobuf at all \u0000\u0001".getBytes(StandardCharsets.UTF_8);
     fx.store.put(key, new AcEntry(AcEntry.Kind.RAW, ccacheBlob));
     var lookup = results.get(key);
     assertThat(lookup.hit()).isTrue();

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,13 +79,13 @@ class ConcurrencyStressTest {
 
   /** AC values name their key, so a torn or crossed value is detectable. */
   private static void actionCache(TieredStore store, int i, Random random) {
-    var key = new AcKey("stress", DigestFunction.SHA256, DigestFunction.SHA256.hash(("key-" + i).getBytes()));
+    var key = new AcKey("stress", DigestFunction.SHA256, DigestFunction.SHA256.hash(("key-" + i).getBytes(StandardCharsets.UTF_8)));
     if (random.nextBoolean()) {
-      store.put(key, new AcEntry(AcEntry.Kind.RAW, ("value-" + i).getBytes()));
+      store.put(key, new AcEntry(AcEntry.Kind.RAW, ("value-" + i).getBytes(StandardCharsets.UTF_8)));
     } else {
       store.get(key).ifPresent(e -> {
-        if (!new String(e.value()).equals("value-" + i)) {
-          throw new IllegalStateException("AC value crossed: " + new String(e.value()));
+        if (!new String(e.value(), StandardCharsets.UTF_8).equals("value-" + i)) {
+          throw new IllegalStateException("AC value crossed: " + new String(e.value(), StandardCharsets.UTF_8));
         }
       });
     }

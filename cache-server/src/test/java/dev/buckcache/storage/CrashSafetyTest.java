@@ -27,7 +27,7 @@ class CrashSafetyTest {
       int target = 1000 + (int) (Math.random() * 1500);
       for (String line = out.readLine(); line != null && committed.size() < target;
           line = out.readLine()) {
-        var parts = line.split(" ");
+        var parts = line.split(" ", -1);
         committed.add(new Digest(DigestFunction.SHA256, parts[1], Long.parseLong(parts[2])));
       }
       child.destroyForcibly();

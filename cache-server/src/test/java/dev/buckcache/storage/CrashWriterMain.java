@@ -3,6 +3,7 @@ package dev.buckcache.storage;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
 import dev.buckcache.storage.disk.DiskSettings;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Random;
 
@@ -31,7 +32,7 @@ public final class CrashWriterMain {
       var digest = Digest.of(DigestFunction.SHA256, content);
       store.put(digest, content);
       var key = new AcKey("crash", DigestFunction.SHA256, digest.hash());
-      store.put(key, new AcEntry(AcEntry.Kind.RAW, digest.toString().getBytes()));
+      store.put(key, new AcEntry(AcEntry.Kind.RAW, digest.toString().getBytes(StandardCharsets.UTF_8)));
       synchronized (System.out) {
         System.out.println("committed " + digest.hash() + " " + digest.size());
         System.out.flush();

@@ -87,11 +87,9 @@ class EvictionTest {
       var first = randomBytes(random, 1000);
       fx.store.put(digest(first), first);
       assertThat(fx.store.getBytes(digest(first))).isPresent();
-      List<Digest> later = new ArrayList<>();
       while (fx.store.stats().disk().evictedEntries() == 0) {
         var content = randomBytes(random, 256 * 1024);
         fx.store.put(digest(content), content);
-        later.add(digest(content));
       }
       fx.store.disk().evictIfNeeded();
       assertThat(fx.store.contains(digest(first))).isFalse();

@@ -12,7 +12,6 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 
 /**
@@ -41,7 +40,7 @@ public final class StoreBench {
   private static void eviction(Path dir, int rounds, int threads) throws Exception {
     long maxSize = 128L << 20;
     int size = 64 * 1024;
-    int ops = (int) (3 * rounds * maxSize / size);
+    int ops = (int) (3L * rounds * maxSize / size);
     var random = new Random(7);
     var blob = StoreFixture.randomBytes(random, size);
     try (var store = open(dir, maxSize, 0)) {
@@ -56,7 +55,9 @@ public final class StoreBench {
           ops / seconds, disk.evictedEntries(), disk.evictedBytes() >> 20,
           disk.evictedEntries() / seconds, disk.evictedBytes() / seconds / 1e6, disk.usedBytes() >> 20);
     }
-    Files.walk(dir).sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    try (var files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
   }
 
   private static TieredStore open(Path dir, long maxSize, long memory) {
@@ -163,7 +164,9 @@ public final class StoreBench {
     System.out.printf(Locale.ROOT,
         "reopen  %d entries (filled in %.1f s, %d MB on disk): %.0f / %.0f / %.0f ms, entries after reopen %d%n",
         entries, fill, du >> 20, times.get(0), times.get(1), times.get(2), entriesAfter);
-    Files.walk(dir).sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    try (var files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
   }
 
   private static void findMissing(TieredStore store, List<Digest> sample) {
@@ -188,6 +191,5 @@ public final class StoreBench {
     double s = (System.nanoTime() - start) / 1e9;
     System.out.printf(Locale.ROOT, "findMissing at %d entries: %.0f digests/s (100 per call, 1 thread)%n",
         store.stats().disk().entries(), digests / s);
-    TimeUnit.MILLISECONDS.toMillis(0);
   }
 }

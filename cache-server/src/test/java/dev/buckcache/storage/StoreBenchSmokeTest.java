@@ -2,6 +2,7 @@ package dev.buckcache.storage;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,7 +21,7 @@ class StoreBenchSmokeTest {
     } finally {
       System.setOut(old);
     }
-    var text = out.toString();
+    var text = out.toString(StandardCharsets.UTF_8);
     old.print(text);
     assertThat(text).contains("put", "get (disk tier)", "get (memory tier)", "reopen  2000 entries",
         "entries after reopen 2000");

@@ -8,6 +8,7 @@ import dev.buckcache.storage.disk.DiskAudit;
 import dev.buckcache.storage.disk.DiskSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Random;
 
@@ -74,11 +75,11 @@ final class StoreFixture implements AutoCloseable {
     try {
       var process = new ProcessBuilder("du", "-s", "--block-size=1", dir.toString())
           .redirectErrorStream(true).start();
-      var out = new String(process.getInputStream().readAllBytes()).trim();
+      var out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
       process.waitFor();
       // du complains (and exits 1) about files RocksDB deleted mid-walk; its total still holds.
-      var lines = out.split("\n");
-      return Long.parseLong(lines[lines.length - 1].split("\\s+")[0]);
+      var lines = out.split("\n", -1);
+      return Long.parseLong(lines[lines.length - 1].split("\\s+", -1)[0]);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (InterruptedException e) {

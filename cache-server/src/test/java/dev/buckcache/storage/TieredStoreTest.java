@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
@@ -82,7 +83,7 @@ class TieredStoreTest {
 
   @Test
   void knownVectors_matchPublishedHashes() {
-    var abc = "abc".getBytes();
+    var abc = "abc".getBytes(StandardCharsets.UTF_8);
     assertThat(DigestFunction.SHA256.hash(abc))
         .isEqualTo("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assertThat(DigestFunction.SHA1.hash(abc)).isEqualTo("a9993e364706816aba3e25717850c26c9cd0d89d");

@@ -3,6 +3,7 @@ package dev.buckcache.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.luben.zstd.Zstd;
+import java.nio.charset.StandardCharsets;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -14,7 +15,7 @@ class ZstdFramesTest {
     var raw = new byte[size];
     new Random(size).nextBytes(raw);
     assertThat(Zstd.decompress(ZstdFrames.rawFrame(raw), size)).isEqualTo(raw);
-    var first = "compressed frame first ".repeat(100).getBytes();
+    var first = "compressed frame first ".repeat(100).getBytes(StandardCharsets.UTF_8);
     var stream = new java.io.ByteArrayOutputStream();
     stream.writeBytes(Zstd.compress(first));
     stream.writeBytes(ZstdFrames.rawFrame(raw));

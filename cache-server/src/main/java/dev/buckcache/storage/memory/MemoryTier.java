@@ -16,6 +16,7 @@ public final class MemoryTier {
   private static final int ENTRY_OVERHEAD = 96;
 
   /** A cached entry: its kind (disk-tier kinds), its bytes and its ring offset on disk. */
+  @SuppressWarnings("ArrayRecordComponent") // a byte carrier: never compared or hashed
   public record Value(byte kind, byte[] bytes, long ringOffset) {
     Value withOffset(long offset) {
       return new Value(kind, bytes, offset);
