@@ -59,8 +59,8 @@ class Buck2AnonymousMissTest {
   static String writeToken;
   static String expiredToken;
   static String expiredAt;
-  static final byte[] OUTPUT = "a build output".getBytes();
-  static final Digest ACTION = Buck2PatternTest.digest("an action".getBytes());
+  static final byte[] OUTPUT = "a build output".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  static final Digest ACTION = Buck2PatternTest.digest("an action".getBytes(java.nio.charset.StandardCharsets.UTF_8));
   static final List<Digest> STORED = new ArrayList<>();
 
   static String cli(String... args) throws Exception {
@@ -93,7 +93,7 @@ class Buck2AnonymousMissTest {
 
   /** The exp claim, read from the token's payload (no JWT library here: the CLI made it). */
   private static Instant expiry(String token) {
-    var payload = new String(java.util.Base64.getUrlDecoder().decode(token.split("\\.")[1]),
+    var payload = new String(java.util.Base64.getUrlDecoder().decode(token.split("\\.", -1)[1]),
         java.nio.charset.StandardCharsets.UTF_8);
     var m = java.util.regex.Pattern.compile("\"exp\":(\\d+)").matcher(payload);
     assertThat(m.find()).as(payload).isTrue();
@@ -142,7 +142,12 @@ class Buck2AnonymousMissTest {
         : "no token: get a token with `buckcache token issue`";
   }
 
-  private static void fails(Runnable call, Status.Code code, String reason) {
+  /** A call whose answer the test does not need, only its failure. */
+  private interface Call {
+    Object run();
+  }
+
+  private static void fails(Call call, Status.Code code, String reason) {
     assertThatThrownBy(call::run).isInstanceOf(StatusRuntimeException.class)
         .satisfies(e -> assertThat(((StatusRuntimeException) e).getStatus().getCode()).isEqualTo(code))
         .satisfies(e -> assertThat(((StatusRuntimeException) e).getStatus().getDescription())
@@ -160,7 +165,10 @@ class Buck2AnonymousMissTest {
       assertThat(caps.getActionCacheUpdateCapabilities().getUpdateEnabled()).isFalse();
       assertThat(caps.getMaxBatchTotalSizeBytes()).isEqualTo(Buck2Client.BUCK2_BATCH_LIMIT);
 
-      fails(() -> Buck2Access.probe(channel), Status.Code.PERMISSION_DENIED, reason);
+      fails(() -> {
+        Buck2Access.probe(channel);
+        return null;
+      }, Status.Code.PERMISSION_DENIED, reason);
       // Buck2 sends only instance_name and action_digest.
       fails(() -> ActionCacheGrpc.newBlockingStub(channel).getActionResult(
           GetActionResultRequest.newBuilder().setActionDigest(ACTION).build()), Status.Code.NOT_FOUND, reason);
@@ -171,7 +179,7 @@ class Buck2AnonymousMissTest {
 
       var hundred = new ArrayList<>(STORED);
       for (int i = hundred.size(); i < 100; i++) {
-        hundred.add(Buck2PatternTest.digest(("input " + i).getBytes()));
+        hundred.add(Buck2PatternTest.digest(("input " + i).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
       }
       var cas = ContentAddressableStorageGrpc.newBlockingStub(channel);
       assertThat(cas.findMissingBlobs(FindMissingBlobsRequest.newBuilder().addAllBlobDigests(hundred)
@@ -184,13 +192,14 @@ class Buck2AnonymousMissTest {
       fails(() -> ByteStreamGrpc.newBlockingStub(channel).read(ReadRequest.newBuilder()
           .setResourceName("blobs/" + STORED.get(0).getHash() + "/" + STORED.get(0).getSizeBytes())
           .build()).hasNext(), Status.Code.NOT_FOUND, reason);
-      fails(() -> write(channel, "a local output".getBytes()), Status.Code.PERMISSION_DENIED, reason);
+      fails(() -> write(channel, "a local output".getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+          Status.Code.PERMISSION_DENIED, reason);
     } finally {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
 
-  private static void write(ManagedChannel channel, byte[] data) {
+  private static WriteResponse write(ManagedChannel channel, byte[] data) {
     var done = new CompletableFuture<WriteResponse>();
     var stream = ByteStreamGrpc.newStub(channel).write(new StreamObserver<>() {
       @Override public void onNext(WriteResponse v) { done.complete(v); }
@@ -202,7 +211,7 @@ class Buck2AnonymousMissTest {
         .setData(ByteString.copyFrom(data)).build());
     stream.onCompleted();
     try {
-      done.get(30, TimeUnit.SECONDS);
+      return done.get(30, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
       throw (RuntimeException) e.getCause();
     } catch (Exception e) {

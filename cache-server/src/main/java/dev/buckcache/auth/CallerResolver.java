@@ -105,6 +105,9 @@ public final class CallerResolver {
   }
 
   /**
+   * Who is calling: the token decides when one is sent, else the client certificate, else the
+   * anonymous mode. Every refused credential is counted, whatever the mode.
+   *
    * @param protocol {@code http} or {@code grpc}, for metrics and logs
    * @param authorization the header value, or null when absent
    * @param peer the client's certificate chain (asked for only without a token), or null

@@ -50,7 +50,7 @@ final class MetricsInterceptor {
     volatile String instance = "";
     volatile String hash = "";
     volatile String subject;
-    volatile int rejected;
+    final java.util.concurrent.atomic.AtomicInteger rejected = new java.util.concurrent.atomic.AtomicInteger();
     volatile Status.Code rejectedCode;
   }
 
@@ -151,7 +151,7 @@ final class MetricsInterceptor {
         record.rejectedCode = Status.fromCodeValue(r.getStatus().getCode()).getCode();
       }
     }
-    record.rejected += rejected;
+    record.rejected.addAndGet(rejected);
   }
 
   /** Instance and hash from the first request message (ByteStream: its resource name). */
@@ -187,13 +187,13 @@ final class MetricsInterceptor {
   }
 
   private void finish(CallRecord record, String method, String kind, Status.Code code, long nanos) {
-    var result = record.rejected > 0 && code == Status.Code.OK
+    var result = record.rejected.get() > 0 && code == Status.Code.OK
         ? resultOf(record.rejectedCode, method) : resultOf(code, method);
     long in = record.in.get();
     long out = record.out.get();
     metrics.request("grpc", kind, method, result, nanos, in, out);
     metrics.accessLog().request(new AccessLog.Entry("grpc", method, kind, record.instance,
-        record.hash, code.name(), in, out, nanos, record.subject, record.rejected));
+        record.hash, code.name(), in, out, nanos, record.subject, record.rejected.get()));
   }
 
   static String kindOf(String service) {

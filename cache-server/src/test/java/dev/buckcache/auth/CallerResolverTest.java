@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Function;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,7 +26,10 @@ class CallerResolverTest {
   private final List<String> counted = new ArrayList<>();
   private static final Principal CERT = new Principal("cert:builder", Scope.WRITE, Set.of(), null);
   private static final Certificate[] CHAIN = new Certificate[0];
-  private final Function<Certificate[], Principal> certs = peer -> peer == CHAIN ? CERT : null;
+
+  private static Principal certs(Certificate[] peer) {
+    return peer == CHAIN ? CERT : null;
+  }
 
   @BeforeEach
   void tokens() throws Exception {
@@ -35,7 +37,7 @@ class CallerResolverTest {
   }
 
   private CallerResolver resolver(Anonymous mode) {
-    return new CallerResolver(tokens.authenticator, mode, certs,
+    return new CallerResolver(tokens.authenticator, mode, CallerResolverTest::certs,
         (protocol, reason) -> counted.add(protocol + " " + reason), ticker, warnings::add);
   }
 

@@ -57,7 +57,7 @@ public final class TestTokens {
 
   /** The same token with its payload changed (subject ci becomes admin): the signature breaks. */
   private static String tampered(String token) {
-    var parts = token.split("\\.");
+    var parts = token.split("\\.", -1);
     var payload = new String(Base64.getUrlDecoder().decode(parts[1]), StandardCharsets.UTF_8)
         .replace("\"ci\"", "\"admin\"");
     return parts[0] + "." + Base64.getUrlEncoder().withoutPadding()

@@ -66,11 +66,11 @@ class GrpcAnonymousMissTest {
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private final List<String> warnings = new ArrayList<>();
 
-  private final byte[] blob = "stored output".getBytes();
-  private final byte[] fresh = "uploaded by an anonymous caller".getBytes();
+  private final byte[] blob = "stored output".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  private final byte[] fresh = "uploaded by an anonymous caller".getBytes(java.nio.charset.StandardCharsets.UTF_8);
   private final Directory tree = Directory.newBuilder().addFiles(
       build.bazel.remote.execution.v2.FileNode.newBuilder().setName("out").setDigest(digest(blob))).build();
-  private final Digest action = digest("the action".getBytes());
+  private final Digest action = digest("the action".getBytes(java.nio.charset.StandardCharsets.UTF_8));
 
   @BeforeEach
   void start() throws Exception {
@@ -136,7 +136,12 @@ class GrpcAnonymousMissTest {
         .setActionDigest(action).build()).getOutputFilesCount()).isEqualTo(1);
   }
 
-  private static void fails(Runnable call, Status.Code code, String reason) {
+  /** A call whose answer the test does not need, only its failure. */
+  private interface Call {
+    Object run();
+  }
+
+  private static void fails(Call call, Status.Code code, String reason) {
     assertThatThrownBy(call::run).isInstanceOf(StatusRuntimeException.class)
         .satisfies(e -> assertThat(((StatusRuntimeException) e).getStatus().getCode()).isEqualTo(code))
         .satisfies(e -> assertThat(((StatusRuntimeException) e).getStatus().getDescription())
@@ -198,7 +203,7 @@ class GrpcAnonymousMissTest {
       fails(() -> cas(token).batchUpdateBlobs(upload(fresh)), Status.Code.PERMISSION_DENIED, reason);
       fails(() -> {
         try {
-          write(token, fresh);
+          return write(token, fresh);
         } catch (RuntimeException e) {
           throw e;
         } catch (Exception e) {

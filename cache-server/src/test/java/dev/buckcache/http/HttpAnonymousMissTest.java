@@ -26,9 +26,9 @@ class HttpAnonymousMissTest {
   private HttpHarness h;
   private TestTokens tokens;
   private final List<String> counted = new ArrayList<>();
-  private final byte[] blob = "object code".getBytes();
+  private final byte[] blob = "object code".getBytes(java.nio.charset.StandardCharsets.UTF_8);
   private final String sha = DigestFunction.SHA256.hash(blob);
-  private final byte[] other = "never stored".getBytes();
+  private final byte[] other = "never stored".getBytes(java.nio.charset.StandardCharsets.UTF_8);
   private final String otherSha = DigestFunction.SHA256.hash(other);
   private final byte[] result = ActionResult.newBuilder().setExitCode(0).build().toByteArray();
 

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 class AnonymousModesTest {
   @TempDir Path dir;
   private final HttpClient http = HttpClient.newHttpClient();
-  private final byte[] blob = "a stored blob".getBytes();
+  private final byte[] blob = "a stored blob".getBytes(java.nio.charset.StandardCharsets.UTF_8);
   private final String sha = DigestFunction.SHA256.hash(blob);
 
   private BuckcacheServer start(Map<String, String> flags) {

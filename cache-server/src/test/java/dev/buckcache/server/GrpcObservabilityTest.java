@@ -138,7 +138,7 @@ class GrpcObservabilityTest {
   @Test
   void batchUpdateWithMismatchedItems_logsRejectedCount_andIsNotCountedOk() throws Exception {
     var batch = BatchUpdateBlobsRequest.newBuilder().setInstanceName("ci");
-    var good = "good".getBytes();
+    var good = "good".getBytes(java.nio.charset.StandardCharsets.UTF_8);
     batch.addRequestsBuilder().setData(ByteString.copyFrom(good)).setDigest(Digest.newBuilder()
         .setHash(DigestFunction.SHA256.hash(good)).setSizeBytes(good.length));
     for (int i = 0; i < 3; i++) {
@@ -185,7 +185,7 @@ class GrpcObservabilityTest {
   }
   @Test
   void blake3ContentUnderDefaultSha256Instance_bothProtocolsHintAtDigestInstances() throws Exception {
-    var blob = "built by a BLAKE3 Buck2".getBytes();
+    var blob = "built by a BLAKE3 Buck2".getBytes(java.nio.charset.StandardCharsets.UTF_8);
     var blake3 = DigestFunction.BLAKE3.hash(blob);
     var batch = BatchUpdateBlobsRequest.newBuilder();
     batch.addRequestsBuilder().setData(ByteString.copyFrom(blob))

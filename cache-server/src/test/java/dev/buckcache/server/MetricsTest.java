@@ -167,7 +167,7 @@ class MetricsTest {
       for (int j = 0; j < 12; j++) {
         word.append((char) ('A' + random.nextInt(26)));
       }
-      var b = HttpRequest.newBuilder(URI.create(url("/" + word.toString().toLowerCase() + "/cas/" + word)))
+      var b = HttpRequest.newBuilder(URI.create(url("/" + word.toString().toLowerCase(java.util.Locale.ROOT) + "/cas/" + word)))
           .method(word.toString(), HttpRequest.BodyPublishers.noBody()).header("X-" + word, word.toString());
       if (random.nextBoolean()) {
         b.header("Authorization", "Bearer " + word);
@@ -196,7 +196,7 @@ class MetricsTest {
   }
   @Test
   void statusPageCasHitRatio_ignoresActionCacheReads_andMatchesPrometheus() throws Exception {
-    var blob = "a cas blob".getBytes();
+    var blob = "a cas blob".getBytes(java.nio.charset.StandardCharsets.UTF_8);
     var sha = DigestFunction.SHA256.hash(blob);
     assertThat(send("PUT", "/cas/" + sha, blob, true)).isEqualTo(200);
     assertThat(send("GET", "/cas/" + sha, null, true)).isEqualTo(200);

@@ -65,10 +65,15 @@ final class TmpfsMount implements AutoCloseable {
   }
 
   @Override
-  public void close() throws IOException, InterruptedException {
-    var failed = run("umount", path.toString());
-    if (failed != null) {
-      run("umount", "-l", path.toString());
+  public void close() throws IOException {
+    try {
+      var failed = run("umount", path.toString());
+      if (failed != null) {
+        run("umount", "-l", path.toString());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while unmounting " + path, e);
     }
   }
 }
