@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Pants 2.17.1 (PyPI, installed by scripts/install-test-deps) as a second real REAPI client:
  * ten cacheable {@code shell_command} targets run by {@code pants export-codegen ::}; a cold run
- * fills buckcache, a warm run with a fresh local store and named caches is served from it.
+ * fills buckcache, a warm run with a fresh local store and named caches is served from it. The
+ * repo's pants.toml is {@code config/pants.toml} with the test server's port.
  *
  * <p>Pants races its local run against the cache lookup and drops the loser, so each command
  * sleeps a second: the cache must win every race on the warm run, which Pants' own
@@ -73,15 +74,13 @@ class PantsClientTest {
 
   private Path writeRepo(int grpcPort) throws Exception {
     var repo = Files.createDirectories(dir.resolve("repo"));
-    Files.writeString(repo.resolve("pants.toml"), String.join("\n",
-        "[GLOBAL]",
-        "pants_version = \"2.17.1\"",
-        "backend_packages = [\"pants.backend.shell\"]",
-        "remote_cache_read = true",
-        "remote_cache_write = true",
-        "remote_store_address = \"grpc://127.0.0.1:" + grpcPort + "\"",
-        "remote_instance_name = \"pants\"",
-        ""));
+    // The shipped example, as a user merges it: only the port and the Pants basics differ.
+    var example = Files.readString(Path.of("..", "config", "pants.toml"));
+    assertThat(example).contains("remote_store_address = \"grpc://127.0.0.1:9092\"");
+    Files.writeString(repo.resolve("pants.toml"), example
+        .replace("grpc://127.0.0.1:9092", "grpc://127.0.0.1:" + grpcPort)
+        .replace("[GLOBAL]\n", "[GLOBAL]\npants_version = \"2.17.1\"\n"
+            + "backend_packages = [\"pants.backend.shell\"]\n"));
     for (int i = 1; i <= TARGETS; i++) {
       var target = Files.createDirectories(repo.resolve("t" + i));
       Files.writeString(target.resolve("BUILD"), String.join("\n",

@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 class BuckconfigCommandTest {
@@ -159,6 +160,20 @@ class BuckconfigCommandTest {
     assertThat(ini.get("buck2")).containsEntry("digest_algorithms", "BLAKE3");
     assertThat(output("--digest", "blake3", "--instance", "main"))
         .contains("--digest-instances main=blake3");
+  }
+
+  @Test
+  void exampleFile_onlyKeysBuck2Reads_commentedOnesToo() throws Exception {
+    var text = java.nio.file.Files.readString(java.nio.file.Path.of("..", "config", "buckconfig"));
+    var ini = parseIni(text);
+    assertThat(ini.keySet()).containsExactly("buck2_re_client", "buck2");
+    ini.forEach((section, keys) -> assertThat(BUCK2_KEYS.get(section)).containsAll(keys.keySet()));
+    assertThat(ini.get("buck2")).containsEntry("default_allow_cache_upload", "true");
+    var commented = Pattern.compile("(?m)^# ([a-z_]+) = ").matcher(text);
+    while (commented.find()) {
+      assertThat(BUCK2_KEYS.get("buck2_re_client")).contains(commented.group(1));
+    }
+    assertThat(text).contains("labels = [\"large_copy\"]").contains("allow_cache_uploads = True");
   }
 
   @Test
