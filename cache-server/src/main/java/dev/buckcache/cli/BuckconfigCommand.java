@@ -148,30 +148,35 @@ final class BuckconfigCommand implements Callable<Integer> {
         .append("# Other rules' actions follow default_allow_cache_upload.\n");
   }
 
+  /** The platform, as comments; {@code %s} is allow_cache_uploads. */
+  private static final String PLATFORM = """
+
+      # The execution platform that reads%s the cache. In .buckconfig:
+      #   [build]
+      #   execution_platforms = root//platforms:buckcache
+      # platforms/BUCK:
+      #   load(":buckcache.bzl", "buckcache_platform")
+      #   buckcache_platform(name = "buckcache")
+      # platforms/buckcache.bzl:
+      #   def _impl(ctx):
+      #       platform = ExecutionPlatformInfo(
+      #           label = ctx.label.raw_target(),
+      #           configuration = ConfigurationInfo(constraints = {}, values = {}),
+      #           executor_config = CommandExecutorConfig(
+      #               local_enabled = True,
+      #               remote_enabled = False,
+      #               remote_cache_enabled = True,
+      #               allow_cache_uploads = %s,
+      #           ),
+      #       )
+      #       return [DefaultInfo(), ExecutionPlatformRegistrationInfo(platforms = [platform])]
+      #
+      #   buckcache_platform = rule(impl = _impl, attrs = {})
+      """;
+
   private void platform(StringBuilder out) {
-    out.append("\n# The execution platform that reads")
-        .append(readOnly ? " (and never writes)" : " and writes")
-        .append(" the cache. In .buckconfig:\n")
-        .append("#   [build]\n")
-        .append("#   execution_platforms = root//platforms:buckcache\n")
-        .append("# platforms/BUCK:\n")
-        .append("#   load(\":buckcache.bzl\", \"buckcache_platform\")\n")
-        .append("#   buckcache_platform(name = \"buckcache\")\n")
-        .append("# platforms/buckcache.bzl:\n")
-        .append("#   def _impl(ctx):\n")
-        .append("#       platform = ExecutionPlatformInfo(\n")
-        .append("#           label = ctx.label.raw_target(),\n")
-        .append("#           configuration = ConfigurationInfo(constraints = {}, values = {}),\n")
-        .append("#           executor_config = CommandExecutorConfig(\n")
-        .append("#               local_enabled = True,\n")
-        .append("#               remote_enabled = False,\n")
-        .append("#               remote_cache_enabled = True,\n")
-        .append("#               allow_cache_uploads = ").append(readOnly ? "False" : "True").append(",\n")
-        .append("#           ),\n")
-        .append("#       )\n")
-        .append("#       return [DefaultInfo(), ExecutionPlatformRegistrationInfo(platforms = [platform])]\n")
-        .append("#\n")
-        .append("#   buckcache_platform = rule(impl = _impl, attrs = {})\n");
+    out.append(String.format(Locale.ROOT, PLATFORM, readOnly ? " (and never writes)" : " and writes",
+        readOnly ? "False" : "True"));
     if (readOnly) {
       out.append("# Read-only (a read token): without allow_cache_uploads = False Buck2 retries its\n")
           .append("# upload probe and prints a warning before every action it runs locally.\n");
