@@ -22,7 +22,18 @@ public final class Clients {
         return;
       }
     }
-    var message = program + " is not installed (run scripts/install-test-deps as root)";
+    missing(program);
+  }
+
+  /** Like {@link #require}, for a client installed at a fixed path (e.g. in a venv). */
+  public static void requireExecutable(Path program, String what) {
+    if (!Files.isExecutable(program)) {
+      missing(what + " (" + program + ")");
+    }
+  }
+
+  private static void missing(String what) {
+    var message = what + " is not installed (run scripts/install-test-deps as root)";
     if ("true".equals(System.getenv("CI"))) {
       fail(message + ": real-client tests must not skip under CI");
     }
