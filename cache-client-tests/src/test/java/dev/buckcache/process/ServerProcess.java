@@ -45,12 +45,19 @@ public final class ServerProcess implements AutoCloseable {
   }
 
   public static ServerProcess start(Map<String, String> env, String... args) throws IOException {
-    var command = new ArrayList<String>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-        // Tests hunt leaks; a benchmark run sets BUCKCACHE_TEST_LEAK_DETECTION=disabled.
-        "-Dio.netty.leakDetection.level="
-            + System.getenv().getOrDefault("BUCKCACHE_TEST_LEAK_DETECTION", "paranoid"),
-        "-jar", jar().toString()));
+    return startWithJvm(env, List.of("-Xmx512m"), args);
+  }
+
+  /** Starts with the given JVM options (the heap size first of all). */
+  public static ServerProcess startWithJvm(Map<String, String> env, List<String> jvm,
+      String... args) throws IOException {
+    var command = new ArrayList<String>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvm);
+    // Tests hunt leaks; a benchmark run sets BUCKCACHE_TEST_LEAK_DETECTION=disabled.
+    command.add("-Dio.netty.leakDetection.level="
+        + System.getenv().getOrDefault("BUCKCACHE_TEST_LEAK_DETECTION", "paranoid"));
+    command.addAll(List.of("-jar", jar().toString()));
     command.addAll(List.of(args));
     var builder = new ProcessBuilder(command).redirectErrorStream(true);
     builder.environment().keySet().removeIf(k -> k.startsWith("BUCKCACHE_"));
@@ -117,6 +124,12 @@ public final class ServerProcess implements AutoCloseable {
 
   /** Like {@link #serve(Path, String...)} with extra environment (e.g. BUCKCACHE_LOG_LEVEL). */
   public static ServerProcess serve(Map<String, String> env, Path dir, String... extra) throws Exception {
+    return serve(env, List.of("-Xmx512m"), dir, extra);
+  }
+
+  /** Like {@link #serve(Path, String...)}, with extra environment and the JVM's options. */
+  public static ServerProcess serve(Map<String, String> env, List<String> jvm, Path dir,
+      String... extra) throws Exception {
     var args = new ArrayList<>(List.of("serve", "--dir", dir.toString()));
     var given = List.of(extra);
     var defaults = List.of("--max-size", "256MB", "--memory-size", "32MB",
@@ -128,7 +141,7 @@ public final class ServerProcess implements AutoCloseable {
       }
     }
     args.addAll(given);
-    var server = start(env, args.toArray(String[]::new));
+    var server = startWithJvm(env, jvm, args.toArray(String[]::new));
     var ready = server.awaitLine("buckcache ready", Duration.ofSeconds(60));
     var m = java.util.regex.Pattern.compile("http on ([0-9.]+:\\d+)").matcher(ready);
     if (!m.find()) {
