@@ -64,10 +64,7 @@ class Buck2AnonymousMissTest {
   static final List<Digest> STORED = new ArrayList<>();
 
   static String cli(String... args) throws Exception {
-    try (var p = ServerProcess.start(Map.of(), args)) {
-      assertThat(p.waitForExit(Duration.ofSeconds(60))).as(String.join("\n", p.output())).isZero();
-      return p.output().get(p.output().size() - 1).trim();
-    }
+    return ServerProcess.cli(args);
   }
 
   @BeforeAll

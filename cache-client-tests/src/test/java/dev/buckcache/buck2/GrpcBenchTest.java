@@ -36,10 +36,7 @@ class GrpcBenchTest {
   @TempDir Path dir;
 
   static String cli(String... args) throws Exception {
-    try (var p = ServerProcess.start(Map.of(), args)) {
-      assertThat(p.waitForExit(Duration.ofSeconds(60))).as(String.join("\n", p.output())).isZero();
-      return p.output().get(p.output().size() - 1).trim();
-    }
+    return ServerProcess.cli(args);
   }
 
   @Test

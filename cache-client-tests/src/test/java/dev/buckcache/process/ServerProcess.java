@@ -117,6 +117,18 @@ public final class ServerProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /** Runs a one-shot CLI command (keygen, token issue, ...); its last output line, or fails. */
+  public static String cli(String... args) throws Exception {
+    try (var p = start(Map.of(), args)) {
+      int exit = p.waitForExit(Duration.ofSeconds(60));
+      if (exit != 0) {
+        throw new AssertionError("buckcache " + String.join(" ", args) + " exited " + exit + ":\n"
+            + String.join("\n", p.output()));
+      }
+      return p.output().get(p.output().size() - 1).trim();
+    }
+  }
+
   /** Starts {@code serve} on a free loopback port and waits until it is ready. */
   public static ServerProcess serve(Path dir, String... extra) throws Exception {
     return serve(Map.of(), dir, extra);
