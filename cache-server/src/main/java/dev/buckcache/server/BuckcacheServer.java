@@ -62,7 +62,7 @@ public final class BuckcacheServer implements AutoCloseable {
         s.compression() == Compression.ZSTD, s.zstdLevel(), DiskSettings.DEFAULT_CHUNK_SIZE);
     var store = TieredStore.open(disk, s.memorySize(), s.maxBlobSize());
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
-    var executor = new StorageExecutor(threads, 4096, 256L << 20);
+    var executor = new StorageExecutor(threads, 4096, s.maxInflightBytes());
     var server = new BuckcacheServer(config, store, executor);
     server.openMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
     Authenticator authenticator;
