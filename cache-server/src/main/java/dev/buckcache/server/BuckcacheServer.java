@@ -51,6 +51,7 @@ public final class BuckcacheServer implements AutoCloseable {
     this.results = new dev.buckcache.storage.ActionResults(store, store);
     this.metrics = new dev.buckcache.metrics.CacheMetrics(registry, store, results,
         new dev.buckcache.metrics.AccessLog(config.accessLog()));
+    this.metrics.bindExecutor(executor);
   }
 
   /** Opens the store and starts serving. */
@@ -168,7 +169,7 @@ public final class BuckcacheServer implements AutoCloseable {
 
   String statusJson() {
     var v = BuckcacheServer.class.getPackage().getImplementationVersion();
-    return StatusJson.render(store.stats(), started, java.time.Instant.now(), v == null ? "dev" : v);
+    return StatusJson.render(store.stats(), executor.inflightBytes(), started, java.time.Instant.now(), v == null ? "dev" : v);
   }
 
   public TieredStore store() {

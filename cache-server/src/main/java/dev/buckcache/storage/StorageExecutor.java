@@ -92,14 +92,20 @@ public final class StorageExecutor implements AutoCloseable {
   }
 
   /**
-   * Claims room for {@code bytes} request bytes about to be held in memory; false when they do
-   * not fit under the cap. A claim larger than the cap succeeds only while nothing else is held,
-   * so one request up to the protocol's own limit can always go through.
+   * Claims room for {@code bytes} request bytes about to be held in memory; false, claiming
+   * nothing, when they do not fit under the cap. A claim larger than the cap succeeds only while
+   * nothing else is held, so one request up to the protocol's own limit can always go through.
+   * Every successful claim must be returned once with {@link #releaseBytes}.
+   *
+   * @throws IllegalArgumentException if {@code bytes} is negative
    */
   public boolean tryAcquireBytes(long bytes) {
+    if (bytes < 0) {
+      throw new IllegalArgumentException("cannot claim " + bytes + " bytes");
+    }
     while (true) {
       long now = inflightBytes.get();
-      if (now + bytes > maxInflightBytes && now > 0) {
+      if (now > 0 && bytes > maxInflightBytes - now) { // (no now + bytes: it could overflow)
         return false;
       }
       if (inflightBytes.compareAndSet(now, now + bytes)) {
@@ -113,10 +119,12 @@ public final class StorageExecutor implements AutoCloseable {
     inflightBytes.addAndGet(-bytes);
   }
 
+  /** Bytes claimed now (the gauge {@code buckcache.inflight}). */
   public long inflightBytes() {
     return inflightBytes.get();
   }
 
+  /** The cap, {@code storage.max_inflight_bytes}. */
   public long maxInflightBytes() {
     return maxInflightBytes;
   }

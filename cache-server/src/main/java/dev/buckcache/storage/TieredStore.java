@@ -31,11 +31,15 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
   private final MemoryTier memory;
   private final long maxBlobSize;
   private final TierCounters counters = new TierCounters();
+  private final OpenCounter openReaders = new OpenCounter();
+  private final OpenCounter openWriters = new OpenCounter();
+  private final int chunkSize;
 
   private TieredStore(DiskSettings disk, long memorySize, long maxBlobSize) {
     long maxMemoryEntry = Math.min(disk.chunkSize(), Math.max(0, memorySize / 64));
     this.memory = new MemoryTier(memorySize, maxMemoryEntry, ForkJoinPool.commonPool());
     this.maxBlobSize = maxBlobSize;
+    this.chunkSize = disk.chunkSize();
     this.disk = DiskTier.open(disk, new DiskListener() {
       @Override
       public void evicted(List<StoreKey> keys) {
@@ -165,7 +169,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
       return Optional.empty();
     }
     counters.diskHit(key);
-    return Optional.of(new DiskReader(entry.size(), stream));
+    return Optional.of(new DiskReader(entry.size(), stream, openReaders));
   }
 
   @Override
@@ -204,7 +208,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
       return Optional.empty();
     }
     counters.diskHit(key);
-    try (var reader = new DiskReader(located[0].size(), stream)) {
+    try (var reader = new DiskReader(located[0].size(), stream, openReaders)) {
       return Optional.of(new AcEntry(kindOf(located[0].kind()), readAll(reader)));
     }
   }
@@ -287,7 +291,26 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
   /** Accounting of both tiers. */
   public StoreStats stats() {
     return new StoreStats(disk.stats(), memory.entries(), memory.weightedBytes(),
-        reads(true, Tier.MEMORY), reads(true, Tier.DISK), reads(true, Tier.MISS));
+        reads(true, Tier.MEMORY), reads(true, Tier.DISK), reads(true, Tier.MISS),
+        openReaders(), openWriters());
+  }
+
+  /** Disk readers not yet closed (each holds a RocksDB iterator). */
+  public long openReaders() {
+    return openReaders.count();
+  }
+
+  /** Disk writes neither committed nor aborted (each holds a pending seq and its bytes). */
+  public long openWriters() {
+    return openWriters.count();
+  }
+
+  /**
+   * The most an open writer buffers before its bytes reach the disk (one chunk), for front ends
+   * that claim an upload's memory from the in-flight budget.
+   */
+  public int writeBufferBytes() {
+    return chunkSize;
   }
 
   /** The disk tier, for operations and tests. */
@@ -314,11 +337,13 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     private byte[] copy;
     private int copied;
     private long total;
+    private final OpenCounter.Handle counted;
 
     DiskSink(StoreKey key, byte kind, dev.buckcache.storage.disk.DiskWrite write) {
       this.key = key;
       this.kind = kind;
       this.write = write;
+      this.counted = openWriters.open();
     }
 
     @Override
@@ -354,6 +379,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     @Override
     public void commit() {
       write.commit();
+      counted.close();
       if (copy != null && copied == total) {
         var bytes = copy.length == copied ? copy : java.util.Arrays.copyOf(copy, copied);
         var entry = disk.find(key);
@@ -363,7 +389,11 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
 
     @Override
     public void abort() {
-      write.abort();
+      try {
+        write.abort();
+      } finally {
+        counted.close();
+      }
     }
 
     @Override

@@ -46,6 +46,17 @@ class StorageExecutorTest {
   }
 
   @Test
+  void tryAcquireBytes_claimThatWouldOverflow_refused() {
+    try (var executor = new StorageExecutor(1, 1, 1000)) {
+      assertThat(executor.tryAcquireBytes(1)).isTrue();
+      assertThat(executor.tryAcquireBytes(Long.MAX_VALUE)).isFalse();
+      assertThat(executor.inflightBytes()).isEqualTo(1);
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> executor.tryAcquireBytes(-5))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Test
   void release_poolSaturated_stillCloses() throws Exception {
     var block = new CountDownLatch(1);
     try (var executor = new StorageExecutor(1, 1, 1 << 20)) {

@@ -137,6 +137,35 @@ class TieredStoreTest {
   }
 
   @Test
+  void openReadersAndWriters_countedFromOpenToFirstClose() {
+    var content = randomBytes(random, 3 * CHUNK);
+    var digest = digest(content);
+    var writer = fx.store.newWriter(digest);
+    assertThat(fx.store.openWriters()).isEqualTo(1);
+    writer.write(content, 0, content.length);
+    writer.commit();
+    assertThat(fx.store.openWriters()).as("a commit ends the writer").isZero();
+    writer.close();
+    assertThat(fx.store.openWriters()).as("close after commit: no double count").isZero();
+
+    var aborted = fx.store.newWriter(digest(randomBytes(random, 2 * CHUNK)));
+    aborted.close();
+    aborted.close();
+    assertThat(fx.store.openWriters()).isZero();
+
+    var reader = fx.store.open(digest, 0).orElseThrow();
+    var second = fx.store.open(digest, 0).orElseThrow();
+    assertThat(fx.store.openReaders()).isEqualTo(2);
+    reader.close();
+    reader.close();
+    assertThat(fx.store.openReaders()).as("close is idempotent").isEqualTo(1);
+    second.close();
+    assertThat(fx.store.openReaders()).isZero();
+    assertThat(fx.store.stats().openReaders()).isZero();
+    assertThat(fx.store.stats().openWriters()).isZero();
+  }
+
+  @Test
   void emptyBlob_isAlwaysPresent() {
     var empty = Digest.of(DigestFunction.SHA256, new byte[0]);
     assertThat(fx.store.contains(empty)).isTrue();
