@@ -7,7 +7,10 @@ import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The one place that turns failures into HTTP statuses: client mistakes are 4xx, never 500. */
+/**
+ * The one place that turns failures into HTTP statuses: client mistakes are 4xx, never 500.
+ * Busy (executor saturated) is 503, which {@link Exchange#respondText} sends with Retry-After.
+ */
 final class HttpErrors {
   private static final Logger log = LoggerFactory.getLogger(HttpErrors.class);
 
@@ -37,6 +40,14 @@ final class HttpErrors {
     }
     log.error("internal error serving an HTTP request", t);
     return HttpResponseStatus.INTERNAL_SERVER_ERROR;
+  }
+
+  /**
+   * Seconds a client should wait after a 503 (storage saturated, in-flight budget full): 1 to 5,
+   * spread so that clients refused together do not all come back together.
+   */
+  static String retryAfterSeconds() {
+    return Integer.toString(java.util.concurrent.ThreadLocalRandom.current().nextInt(1, 6));
   }
 
   static String message(Throwable t) {
