@@ -32,10 +32,11 @@ import java.util.concurrent.CompletableFuture;
  * finish() runs once, on the event loop.
  *
  * Memory. Body pieces wait for the disk in the lane: up to PAUSE_AT (4 MiB) plus the piece that
- * crossed it, then socket reads pause. The writer buffers one chunk before it reaches the disk.
- * So an upload holds at most min(Content-Length, PAUSE_AT + one piece) + min(size, one chunk),
- * and claims that window from the in-flight budget when the head arrives; a window that does
- * not fit is answered 503 with Retry-After before the body is read.
+ * crossed it, then socket reads pause. The writer buffers one chunk before it reaches the disk,
+ * copies a direct piece to the heap (one piece), and a zstd upload adds the decoder's output
+ * buffer. An upload claims that window from the in-flight budget when the head arrives (each
+ * term capped by what the body can be); a window that does not fit is answered 503 with
+ * Retry-After before the body is read.
  */
 
 /**
@@ -86,7 +87,9 @@ final class PutCasExchange extends Exchange {
       return;
     }
     long window = Math.min(length, QUEUE_WINDOW)
-        + Math.min(digest.size(), deps.store().writeBufferBytes());
+        + Math.min(length, HttpInitializer.MAX_CHUNK) // the writer's copy of a direct piece
+        + Math.min(digest.size(), deps.store().writeBufferBytes())
+        + (zstd ? ZstdUpload.OUTPUT_BUFFER : 0);
     var claimed = BodyClaim.tryClaim(deps.executor(), window);
     if (claimed == null) {
       respondText(HttpResponseStatus.SERVICE_UNAVAILABLE,
