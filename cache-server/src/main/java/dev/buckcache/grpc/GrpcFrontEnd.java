@@ -9,82 +9,99 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
+import dev.buckcache.storage.StorageExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The REAPI v2 cache front end (Capabilities, ContentAddressableStorage, ActionCache,
  * ByteStream, health, reflection) on grpc-java's Netty transport, set up for Buck2: a 32 MiB
  * inbound limit (Buck2 packs 4,000,000 bytes of payload plus overhead), and keepalive pings every
  * 10 s or more allowed even without calls (Buck2 pings every 30 s, idle or not).
+ *
+ * <p>Memory and work are bounded the way the HTTP side bounds them, by the same two limits: the
+ * services run on the event loop and send every store access to the shared storage executor, and
+ * each call claims from the shared in-flight byte budget what it holds (see {@link Offload}).
+ * What neither limit sees is a request message while grpc-java assembles it, before the service
+ * gets it: at most the 32 MiB message limit per open call, and per connection the flow-control
+ * window for calls whose next message has not been asked for (a Write asks for one at a time).
  */
 public final class GrpcFrontEnd implements AutoCloseable {
   public static final int MAX_INBOUND_MESSAGE = 32 << 20;
 
   private final Server server;
-  private final ExecutorService executor;
+  /** The executor this front end made for itself (test entry points), else null. */
+  private final StorageExecutor owned;
   private final ByteStreamService byteStream;
   private final HealthStatusManager health;
 
-  private GrpcFrontEnd(Server server, ExecutorService executor, ByteStreamService byteStream,
+  private GrpcFrontEnd(Server server, StorageExecutor owned, ByteStreamService byteStream,
       HealthStatusManager health) {
     this.server = server;
-    this.executor = executor;
+    this.owned = owned;
     this.byteStream = byteStream;
     this.health = health;
   }
 
   /** Builds the services over a store; the same services serve in-process tests. */
-  public static io.grpc.BindableService[] services(TieredStore store, DigestConfig digestConfig,
-      long maxBatchBytes) {
-    return services(store, new dev.buckcache.storage.ActionResults(store, store), digestConfig,
-        maxBatchBytes);
+  public static io.grpc.BindableService[] services(TieredStore store, StorageExecutor executor,
+      DigestConfig digestConfig, long maxBatchBytes) {
+    return services(store, new dev.buckcache.storage.ActionResults(store, store), executor,
+        digestConfig, maxBatchBytes);
   }
 
   static io.grpc.BindableService[] services(TieredStore store,
-      dev.buckcache.storage.ActionResults results, DigestConfig digestConfig, long maxBatchBytes) {
+      dev.buckcache.storage.ActionResults results, StorageExecutor executor,
+      DigestConfig digestConfig, long maxBatchBytes) {
     var digests = new Digests(digestConfig);
+    var offload = new Offload(executor);
     return new io.grpc.BindableService[] {
         new CapabilitiesService(maxBatchBytes),
-        new CasService(store, digests, maxBatchBytes),
-        new ActionCacheService(store, results, digests),
-        new ByteStreamService(store, digests)};
+        new CasService(store, digests, maxBatchBytes, offload),
+        new ActionCacheService(store, results, digests, offload),
+        new ByteStreamService(store, digests, offload)};
   }
 
+  /** For tests: a front end with its own storage executor, closed when it stops. */
   public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
       DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.Authenticator authenticator,
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
       java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs)
       throws IOException {
-    return start(address, store, new dev.buckcache.storage.ActionResults(store, store), digests,
-        maxBatchBytes, dev.buckcache.auth.CallerResolver.deny(authenticator, certs),
-        strictReadScope, tls, null);
+    var executor = new StorageExecutor(8, 1024, 256L << 20);
+    try {
+      return start(address, store, new dev.buckcache.storage.ActionResults(store, store),
+          executor, true, digests, maxBatchBytes,
+          dev.buckcache.auth.CallerResolver.deny(authenticator, certs), strictReadScope, tls, null);
+    } catch (IOException | RuntimeException e) {
+      executor.close();
+      throw e;
+    }
   }
 
   /**
-   * Starts with shared action-cache counters, the caller resolution shared with the HTTP front
-   * end, and, when given, metrics.
+   * Starts with shared action-cache counters, the storage executor and byte budget shared with
+   * the HTTP front end, the caller resolution shared with it too, and, when given, metrics.
    */
   public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
-      dev.buckcache.storage.ActionResults results, DigestConfig digests, long maxBatchBytes,
-      dev.buckcache.auth.CallerResolver callerResolver, boolean strictReadScope,
-      io.netty.handler.ssl.SslContext tls, dev.buckcache.metrics.CacheMetrics metrics)
-      throws IOException {
-    var counter = new AtomicInteger();
-    int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
-    var executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), r -> {
-          var t = new Thread(r, "buckcache-grpc-" + counter.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
-    executor.allowCoreThreadTimeOut(true);
+      dev.buckcache.storage.ActionResults results, StorageExecutor executor, DigestConfig digests,
+      long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
+      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
+      dev.buckcache.metrics.CacheMetrics metrics) throws IOException {
+    return start(address, store, results, executor, false, digests, maxBatchBytes,
+        callerResolver, strictReadScope, tls, metrics);
+  }
+
+  @SuppressWarnings("TooManyParameters") // folded into a config record with the store API work
+  private static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
+      dev.buckcache.storage.ActionResults results, StorageExecutor executor, boolean owned,
+      DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
+      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
+      dev.buckcache.metrics.CacheMetrics metrics) throws IOException {
     var health = new HealthStatusManager();
     var builder = NettyServerBuilder.forAddress(address)
-        .executor(executor)
+        // Services run on the event loop and only check, parse and answer there: every store
+        // access goes to the bounded storage executor (Offload), as on the HTTP side.
+        .directExecutor()
         .maxInboundMessageSize(MAX_INBOUND_MESSAGE)
         // Receive window per stream: a 4 MB upload chunk should not stall on window updates.
         .flowControlWindow(8 << 20)
@@ -103,7 +120,7 @@ public final class GrpcFrontEnd implements AutoCloseable {
     }
     var callers = new Callers(callerResolver, strictReadScope);
     var recorder = metrics == null ? null : new MetricsInterceptor(metrics);
-    for (var service : services(store, results, digests, maxBatchBytes)) {
+    for (var service : services(store, results, executor, digests, maxBatchBytes)) {
       // Health stays open for probes; every cache service sees who calls. The last interceptor
       // runs first: the outer recorder sees refused and malformed calls too, the inner one
       // (after auth) sees parsed messages.
@@ -119,7 +136,15 @@ public final class GrpcFrontEnd implements AutoCloseable {
       }
     }
     var server = builder.build().start();
-    return new GrpcFrontEnd(server, executor, byteStream, health);
+    if (metrics != null) {
+      metrics.gauge("buckcache.grpc.parked.uploads", byteStream, ByteStreamService::parkedUploads);
+    }
+    return new GrpcFrontEnd(server, owned ? executor : null, byteStream, health);
+  }
+
+  /** Uploads parked for resumption now. */
+  int parkedUploads() {
+    return byteStream.parkedUploads();
   }
 
   public InetSocketAddress address() {
@@ -140,7 +165,9 @@ public final class GrpcFrontEnd implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     byteStream.close();
-    executor.shutdownNow();
+    if (owned != null) {
+      owned.close();
+    }
   }
 
   @Override

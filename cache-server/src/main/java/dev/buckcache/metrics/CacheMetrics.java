@@ -210,4 +210,9 @@ public final class CacheMetrics {
     }
     return method.equals("GET") || method.equals("HEAD") ? "hit" : "ok";
   }
+
+  /** A gauge whose source lives in a front end (e.g. gRPC uploads parked for resumption). */
+  public <T> void gauge(String name, T source, java.util.function.ToDoubleFunction<T> value) {
+    Gauge.builder(name, source, value).register(registry);
+  }
 }

@@ -106,7 +106,7 @@ public final class BuckcacheServer implements AutoCloseable {
           + " (http.address): " + e.getMessage(), e);
     }
     try {
-      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, server.results,
+      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, server.results, executor,
           config.digests(), config.grpcMaxBatchBytes(), callers, strict, grpcTls, server.metrics);
     } catch (java.io.IOException | RuntimeException e) {
       server.close();
