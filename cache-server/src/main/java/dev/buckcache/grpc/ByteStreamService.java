@@ -21,6 +21,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -37,9 +38,9 @@ import org.slf4j.LoggerFactory;
  * {@link Offload} to the bounded storage executor. A read holds one chunk's worth of the
  * in-flight budget for its whole life and has at most one chunk read ahead; the next read starts
  * when the last chunk was handed to the transport and the client is ready. A write uses manual
- * flow control: the next message is requested only once the previous one is in the writer, so a
- * Write stream holds one message, plus its writer's chunk buffer, which is claimed for as long as
- * the upload lives (parked included). Each pump or stream is a small state machine under its own
+ * flow control: the next message is asked for only while less than 4 MiB of the stream wait for
+ * the disk, so a Write stream holds at most that plus one message, and its writer's chunk buffer,
+ * which is claimed for as long as the upload lives (parked included). Each pump or stream is a small state machine under its own
  * lock, because transport events (ready, cancel, half-close) arrive on the event loop while a
  * storage step runs on the executor; whichever side sees the end last releases the reader or
  * writer, through {@link Offload#release}, so a release never waits for executor capacity.
@@ -50,6 +51,8 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
   /** Parked uploads kept at most; a newer one pushes out the oldest. */
   static final int MAX_PARKED = 16;
   private static final long CHUNK = 1 << 20;
+  /** Bytes of one Write that may wait for the disk before the next message is asked for. */
+  private static final long WINDOW = 4L << 20;
 
   private final TieredStore store;
   private final Digests digests;
@@ -257,13 +260,18 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
   }
 
   /**
-   * One Write call. At most one message is in hand: the next is requested when this one is in
-   * the writer. Client events that arrive meanwhile are kept until the step ends.
+   * One Write call. Messages go into the writer in order, one storage step after another (a
+   * lane of chained futures); the next message is asked for while less than {@link #WINDOW}
+   * bytes wait for the disk, so a stream pipelines like an HTTP upload but never holds more.
+   * Client events that arrive while steps are queued take effect when the lane is empty.
    */
   private final class WriteStream implements StreamObserver<WriteRequest> {
     private final ServerCallStreamObserver<WriteResponse> response;
+    private CompletableFuture<Void> lane = CompletableFuture.completedFuture(null);
     private Upload upload;
-    private boolean busy;
+    private long queuedBytes;
+    private int queued;
+    private boolean waiting;
     private boolean finished;
     private boolean cancelled;
     private boolean halfClosed;
@@ -283,9 +291,28 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
           fail(offload.overBudget(n), true);
           return;
         }
-        busy = true;
+        queuedBytes += n;
+        queued++;
+        lane = lane.thenCompose(v -> stepAsync(request, n));
+        if (queuedBytes < WINDOW) {
+          response.request(1);
+        } else {
+          waiting = true;
+        }
       }
-      var unused = offload.run(0, () -> step(request)).whenComplete((v, e) -> stepped(n, e));
+    }
+
+    private CompletableFuture<Void> stepAsync(WriteRequest request, long n) {
+      boolean skip;
+      synchronized (this) {
+        skip = finished;
+      }
+      var step = skip ? CompletableFuture.<Void>completedFuture(null)
+          : offload.run(0, () -> step(request));
+      return step.handle((v, e) -> {
+        stepped(n, e);
+        return null;
+      });
     }
 
     /** On the storage executor: one message into the upload. */
@@ -324,7 +351,8 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
     private void stepped(long claimed, Throwable error) {
       offload.release(claimed);
       synchronized (this) {
-        busy = false;
+        queuedBytes -= claimed;
+        queued--;
         if (finished) {
           return;
         }
@@ -333,12 +361,15 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
               == Status.Code.RESOURCE_EXHAUSTED);
           return;
         }
-        if (cancelled || halfClosed) {
+        if (queued == 0 && (cancelled || halfClosed)) {
           clientEnded();
           return;
         }
+        if (waiting && queuedBytes < WINDOW / 4) {
+          waiting = false;
+          response.request(1);
+        }
       }
-      response.request(1);
     }
 
     /** Ends the call with {@code error}; a resumable upload is parked, any other discarded. */
@@ -357,7 +388,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
     @Override
     public synchronized void onError(Throwable t) {
       cancelled = true;
-      if (!busy && !finished) {
+      if (queued == 0 && !finished) {
         clientEnded();
       }
     }
@@ -365,7 +396,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
     @Override
     public synchronized void onCompleted() {
       halfClosed = true;
-      if (!busy && !finished) {
+      if (queued == 0 && !finished) {
         clientEnded();
       }
     }

@@ -136,8 +136,10 @@ class GrpcOverloadTest {
   }
 
   @Test
-  void byteStreamWrite_manyChunksUnderASmallBudget_oneMessageHeldAtATime() throws Exception {
-    start(4, 100, 3L << 20); // room for the writer's buffer and one 1 MiB message, not two
+  void byteStreamWrite_manyChunksUnderASmallBudget_heldBytesStayWithinTheStreamWindow()
+      throws Exception {
+    // Room for the writer's buffer, the 4 MiB window and a message in hand; not for 12 MiB.
+    start(4, 100, 8L << 20);
     var data = bytes(12 << 20);
     var resource = "uploads/" + UUID.randomUUID() + "/blobs/" + DigestFunction.SHA256.hash(data)
         + "/" + data.length;
