@@ -69,6 +69,8 @@ class GrpcOverloadTest {
     server.close();
     executor.close();
     assertThat(executor.inflightBytes()).as("every claim returned").isZero();
+    assertThat(store.stats().openReaders()).as("open readers").isZero();
+    assertThat(store.stats().openWriters()).as("open writers").isZero();
     var report = DiskAudit.run(store.disk());
     store.close();
     assertThat(report.problems()).isEmpty();
@@ -173,6 +175,7 @@ class GrpcOverloadTest {
     assertThat(server.parkedUploads()).isEqualTo(ByteStreamService.MAX_PARKED);
     await(() -> executor.inflightBytes() == ByteStreamService.MAX_PARKED * (1L << 20),
         "only the parked uploads' writer buffers are held");
+    assertThat(store.stats().openWriters()).isEqualTo(ByteStreamService.MAX_PARKED);
     assertThat(store.stats().disk().uploadingBytes()).isLessThanOrEqualTo(
         ByteStreamService.MAX_PARKED * (64L << 10));
   }
@@ -221,6 +224,7 @@ class GrpcOverloadTest {
     assertThat(first.await(10, TimeUnit.SECONDS)).isTrue();
     ended.get(10, TimeUnit.SECONDS);
     await(() -> executor.inflightBytes() == 0, "the read's claim is returned");
+    await(() -> store.stats().openReaders() == 0, "the cancelled read's reader is closed");
   }
 
   private static StreamObserver<WriteResponse> observer(CompletableFuture<WriteResponse> done) {
