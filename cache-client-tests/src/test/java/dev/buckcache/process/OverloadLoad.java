@@ -114,10 +114,12 @@ final class OverloadLoad {
       }
     }
 
+    /** Keeps up to 3 examples of an outcome, each its first line, at most 240 characters. */
     void example(String outcome, String detail) {
       var list = examples.computeIfAbsent(outcome, o -> new ConcurrentLinkedQueue<>());
-      if (list.size() < 5) {
-        list.add(detail);
+      if (list.size() < 3) {
+        var line = detail.lines().findFirst().orElse("");
+        list.add(line.length() > 240 ? line.substring(0, 240) + "..." : line);
       }
     }
 
@@ -191,6 +193,9 @@ final class OverloadLoad {
       };
     } catch (StatusRuntimeException e) {
       outcome = grpc(e.getStatus(), kind);
+    } catch (Unreachable e) {
+      outcome = e.getMessage();
+      outcomes.example(outcome, kind + ": " + e.getCause());
     } catch (Exception e) {
       outcome = "test-side error: " + e.getClass().getSimpleName();
       outcomes.example(outcome, kind + ": " + e);
@@ -223,6 +228,15 @@ final class OverloadLoad {
 
   // ------------------------------------------------------------------------------ HTTP
 
+  /** The server did not take the connection at all: an outcome (a fault), not a test error. */
+  static final class Unreachable extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    Unreachable(String outcome, Throwable cause) {
+      super(outcome, cause);
+    }
+  }
+
   /** One HTTP/1.1 connection on a plain socket; reads response heads across timeouts. */
   private final class Raw implements AutoCloseable {
     final Socket socket = new Socket();
@@ -232,7 +246,15 @@ final class OverloadLoad {
 
     Raw(Kind kind) throws IOException {
       this.kind = kind;
-      socket.connect(new InetSocketAddress("127.0.0.1", httpPort), 10_000);
+      try {
+        socket.connect(new InetSocketAddress("127.0.0.1", httpPort), 10_000);
+      } catch (SocketTimeoutException e) {
+        socket.close();
+        throw new Unreachable("connect timed out (10 s): the server accepted no connection", e);
+      } catch (java.net.ConnectException e) {
+        socket.close();
+        throw new Unreachable("connection refused", e);
+      }
     }
 
     void send(byte[] bytes) throws IOException {
