@@ -31,8 +31,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Large blobs. Reads stream one stored chunk per message (1 MiB raw, far under Buck2's decode
  * limit) and only while the client is ready. Writes are checked offset by offset; a stream that
- * breaks leaves its upload parked for a minute so the client can resume it (QueryWriteStatus,
- * then Write from the committed offset).
+ * breaks leaves its upload parked for {@link #PARK_TIME} so the client can resume it
+ * (QueryWriteStatus, then Write from the committed offset).
  *
  * <p>Design notes. The service runs on grpc-java's event loop; every store access goes through
  * {@link Offload} to the bounded storage executor. A read holds one chunk's worth of the
@@ -47,7 +47,11 @@ import org.slf4j.LoggerFactory;
  */
 final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ByteStreamService.class);
-  private static final Duration PARK_TIME = Duration.ofSeconds(60);
+  /**
+   * How long a broken upload waits for its client to resume it: Bazel's retries (5, backing off
+   * from 100 ms) resume within about 3 s; Buck2 starts over.
+   */
+  static final Duration PARK_TIME = Duration.ofSeconds(8);
   /** Parked uploads kept at most; a newer one pushes out the oldest. */
   static final int MAX_PARKED = 16;
   private static final long CHUNK = 1 << 20;
@@ -288,7 +292,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
           return;
         }
         if (!offload.claim(n)) {
-          fail(offload.overBudget(n), true);
+          fail(GrpcErrors.exception(offload.overBudget(n)), true);
           return;
         }
         queuedBytes += n;
