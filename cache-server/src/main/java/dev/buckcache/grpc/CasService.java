@@ -13,21 +13,22 @@ import build.bazel.remote.execution.v2.GetTreeRequest;
 import build.bazel.remote.execution.v2.GetTreeResponse;
 import com.github.luben.zstd.Zstd;
 import com.google.protobuf.UnsafeByteOperations;
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.buckcache.auth.Access;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
+import dev.buckcache.storage.DirectoryWalk;
 import dev.buckcache.storage.TieredStore;
 import dev.buckcache.storage.ZstdUpload;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 
 /** The CAS: presence checks, small-blob batches and directory trees over the shared store. */
 final class CasService extends ContentAddressableStorageGrpc.ContentAddressableStorageImplBase {
   private static final int DEFAULT_TREE_PAGE = 1000;
+  /** Directories one GetTree walks at most (the integrity check's limit too). */
+  private static final int MAX_TREE = 100_000;
 
   private final TieredStore store;
   private final Digests digests;
@@ -225,30 +226,13 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
     response.onCompleted();
   }
 
+  /** The directories below {@code root} (missing ones left out); never more than GetTree pages. */
   private List<Directory> walk(DigestFunction fn, Digest root) {
-    var out = new ArrayList<Directory>();
-    var queue = new ArrayList<>(List.of(root));
-    var seen = new HashSet<Digest>();
-    for (int i = 0; i < queue.size(); i++) {
-      var d = queue.get(i);
-      if (!seen.add(d)) {
-        continue;
-      }
-      var bytes = store.getBytes(d);
-      if (bytes.isEmpty()) {
-        continue;
-      }
-      try {
-        var dir = Directory.parseFrom(bytes.get());
-        out.add(dir);
-        for (var sub : dir.getDirectoriesList()) {
-          queue.add(Digests.of(fn, sub.getDigest()));
-        }
-      } catch (InvalidProtocolBufferException e) {
-        throw GrpcErrors.invalid("blob " + d + " is not a Directory");
-      }
+    var walk = DirectoryWalk.from(store, fn, root, MAX_TREE, true);
+    if (!walk.complete()) {
+      throw GrpcErrors.invalid(walk.problem());
     }
-    return out;
+    return walk.directories();
   }
 
   static com.google.rpc.Status toRpc(Status status) {
