@@ -67,6 +67,7 @@ class GrpcOverloadTest {
   void stop() throws Exception {
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     server.close();
+    assertThat(executor.shutdown(10, TimeUnit.SECONDS)).as("queued work and releases done").isTrue();
     executor.close();
     assertThat(executor.inflightBytes()).as("every claim returned").isZero();
     assertThat(store.stats().openReaders()).as("open readers").isZero();
