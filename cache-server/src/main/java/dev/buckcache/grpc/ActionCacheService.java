@@ -9,7 +9,7 @@ import dev.buckcache.auth.Access;
 import dev.buckcache.digest.DigestFunction;
 import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.ActionResults;
-import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.CacheStore;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.HashSet;
@@ -26,12 +26,12 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
   private static final Logger log = LoggerFactory.getLogger(ActionCacheService.class);
   private static final long MAX_INLINE = 1 << 20;
 
-  private final TieredStore store;
+  private final CacheStore store;
   private final ActionResults results;
   private final Digests digests;
   private final Offload offload;
 
-  ActionCacheService(TieredStore store, ActionResults results, Digests digests, Offload offload) {
+  ActionCacheService(CacheStore store, ActionResults results, Digests digests, Offload offload) {
     this.store = store;
     this.results = results;
     this.digests = digests;

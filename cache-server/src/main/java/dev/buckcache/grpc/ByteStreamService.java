@@ -13,7 +13,7 @@ import dev.buckcache.digest.Digest;
 import dev.buckcache.storage.BlobReader;
 import dev.buckcache.storage.BlobWriter;
 import dev.buckcache.storage.StoredChunk;
-import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.CacheStore;
 import dev.buckcache.storage.ZstdFrames;
 import dev.buckcache.storage.ZstdUpload;
 import io.grpc.Status;
@@ -58,7 +58,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
   /** Bytes of one Write that may wait for the disk before the next message is asked for. */
   private static final long WINDOW = 4L << 20;
 
-  private final TieredStore store;
+  private final CacheStore store;
   private final Digests digests;
   private final Offload offload;
   private final java.util.LinkedHashMap<String, Upload> parked = new java.util.LinkedHashMap<>();
@@ -68,7 +68,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
     return t;
   });
 
-  ByteStreamService(TieredStore store, Digests digests, Offload offload) {
+  ByteStreamService(CacheStore store, Digests digests, Offload offload) {
     this.store = store;
     this.digests = digests;
     this.offload = offload;

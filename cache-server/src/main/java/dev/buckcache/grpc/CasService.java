@@ -17,7 +17,7 @@ import dev.buckcache.auth.Access;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
 import dev.buckcache.storage.DirectoryWalk;
-import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.CacheStore;
 import dev.buckcache.storage.ZstdUpload;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -30,12 +30,12 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
   /** Directories one GetTree walks at most (the integrity check's limit too). */
   private static final int MAX_TREE = 100_000;
 
-  private final TieredStore store;
+  private final CacheStore store;
   private final Digests digests;
   private final long maxBatchBytes;
   private final Offload offload;
 
-  CasService(TieredStore store, Digests digests, long maxBatchBytes, Offload offload) {
+  CasService(CacheStore store, Digests digests, long maxBatchBytes, Offload offload) {
     this.store = store;
     this.digests = digests;
     this.maxBatchBytes = maxBatchBytes;

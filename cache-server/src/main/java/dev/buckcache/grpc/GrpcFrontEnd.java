@@ -1,7 +1,7 @@
 package dev.buckcache.grpc;
 
 import dev.buckcache.config.DigestConfig;
-import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.CacheStore;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -43,13 +43,13 @@ public final class GrpcFrontEnd implements AutoCloseable {
   }
 
   /** Builds the services over a store; the same services serve in-process tests. */
-  public static io.grpc.BindableService[] services(TieredStore store, StorageExecutor executor,
+  public static io.grpc.BindableService[] services(CacheStore store, StorageExecutor executor,
       DigestConfig digestConfig, long maxBatchBytes) {
     return services(store, new dev.buckcache.storage.ActionResults(store, store), executor,
         digestConfig, maxBatchBytes);
   }
 
-  static io.grpc.BindableService[] services(TieredStore store,
+  static io.grpc.BindableService[] services(CacheStore store,
       dev.buckcache.storage.ActionResults results, StorageExecutor executor,
       DigestConfig digestConfig, long maxBatchBytes) {
     var digests = new Digests(digestConfig);
@@ -62,7 +62,7 @@ public final class GrpcFrontEnd implements AutoCloseable {
   }
 
   /** For tests: a front end with its own storage executor, closed when it stops. */
-  public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
+  public static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
       DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.Authenticator authenticator,
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
       java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs)
@@ -82,7 +82,7 @@ public final class GrpcFrontEnd implements AutoCloseable {
    * Starts with shared action-cache counters, the storage executor and byte budget shared with
    * the HTTP front end, the caller resolution shared with it too, and, when given, metrics.
    */
-  public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
+  public static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
       dev.buckcache.storage.ActionResults results, StorageExecutor executor, DigestConfig digests,
       long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
@@ -92,7 +92,7 @@ public final class GrpcFrontEnd implements AutoCloseable {
   }
 
   @SuppressWarnings("TooManyParameters") // folded into a config record with the store API work
-  private static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
+  private static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
       dev.buckcache.storage.ActionResults results, StorageExecutor executor, boolean owned,
       DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,

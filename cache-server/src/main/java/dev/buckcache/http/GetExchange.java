@@ -57,7 +57,7 @@ final class GetExchange extends Exchange {
       return;
     }
     if (!zstd) {
-      var bytes = deps.store().peekMemory(path.function(), path.hash());
+      var bytes = deps.store().peek(path.function(), path.hash());
       if (bytes != null) {
         respondBlob(bytes);
         return;

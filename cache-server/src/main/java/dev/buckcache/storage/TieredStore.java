@@ -26,7 +26,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 
 /** The store both front ends use: CAS blobs and action-cache entries over memory and disk tiers. */
-public final class TieredStore implements BlobStore, ActionCache, AutoCloseable {
+public final class TieredStore implements CacheStore, AutoCloseable {
   private final DiskTier disk;
   private final MemoryTier memory;
   private final long maxBlobSize;
@@ -116,11 +116,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     return openKey(StoreKey.cas(digest), digest.size(), offset);
   }
 
-  /**
-   * Opens a blob known only by hash (bazel-remote's HTTP paths carry no size), from offset 0.
-   *
-   * @throws dev.buckcache.digest.InvalidDigestException if the hash is malformed
-   */
+  @Override
   public Optional<BlobReader> openHash(DigestFunction function, String hash) {
     var probe = new Digest(function, hash, 0);
     if (probe.isEmpty()) {
@@ -129,11 +125,9 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     return openKey(StoreKey.cas(probe), -1, 0);
   }
 
-  /**
-   * The blob's bytes if the memory tier holds them; never touches the disk, so an event loop may
-   * call it.
-   */
-  public byte[] peekMemory(DigestFunction function, String hash) {
+  /** The blob's bytes if the memory tier holds them; never touches the disk. */
+  @Override
+  public byte[] peek(DigestFunction function, String hash) {
     var key = StoreKey.cas(new Digest(function, hash, 0));
     var hit = memoryHit(key);
     if (hit != null) {
@@ -305,10 +299,8 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     return openWriters.count();
   }
 
-  /**
-   * The most an open writer buffers before its bytes reach the disk (one chunk), for front ends
-   * that claim an upload's memory from the in-flight budget.
-   */
+  /** One chunk: what a disk write buffers before it reaches RocksDB. */
+  @Override
   public int writeBufferBytes() {
     return chunkSize;
   }
