@@ -111,7 +111,7 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
           request.getActionDigest().getHash());
       var action = Digests.of(fn, request.getActionDigest());
       var result = request.getActionResult();
-      offload.unary(response, request.getSerializedSize(), () -> {
+      offload.unary(response, 0, () -> { // the request is claimed as it arrives (MessageBudget)
         results.put(new AcKey(request.getInstanceName(), fn, action.hash()), result);
         return result;
       });

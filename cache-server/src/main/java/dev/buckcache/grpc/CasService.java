@@ -63,7 +63,7 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
       for (var d : request.getBlobDigestsList()) {
         wanted.add(Digests.of(fn, d));
       }
-      offload.unary(response, request.getSerializedSize(), () -> {
+      offload.unary(response, 0, () -> { // the request is claimed as it arrives (MessageBudget)
         var out = FindMissingBlobsResponse.newBuilder();
         store.findMissing(wanted).forEach(d -> out.addMissingBlobDigests(Digests.toProto(d)));
         return out.build();
@@ -80,8 +80,8 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
       Callers.require(Access.WRITE_CAS, request.getInstanceName());
       var sample = request.getRequestsList().stream().map(r -> r.getDigest()).toList();
       var fn = fn(request.getInstanceName(), request.getDigestFunction(), sample);
-      // The request's blobs are held until every one is stored: they count against the budget.
-      offload.unary(response, request.getSerializedSize(), () -> {
+      // The request's blobs are held until every one is stored: MessageBudget claimed them.
+      offload.unary(response, 0, () -> {
         var out = BatchUpdateBlobsResponse.newBuilder();
         for (var r : request.getRequestsList()) {
           out.addResponsesBuilder().setDigest(r.getDigest()).setStatus(toRpc(update(fn, r)));

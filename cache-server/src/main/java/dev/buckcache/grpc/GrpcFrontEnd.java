@@ -120,15 +120,17 @@ public final class GrpcFrontEnd implements AutoCloseable {
     }
     var callers = new Callers(callerResolver, strictReadScope);
     var recorder = metrics == null ? null : new MetricsInterceptor(metrics);
+    var budget = new Offload(executor);
     for (var service : services(store, results, executor, digests, maxBatchBytes)) {
       // Health stays open for probes; every cache service sees who calls. The last interceptor
       // runs first: the outer recorder sees refused and malformed calls too, the inner one
       // (after auth) sees parsed messages.
       if (recorder == null) {
-        builder.addService(MalformedMessages.guard(io.grpc.ServerInterceptors.intercept(service, callers)));
+        builder.addService(MalformedMessages.guard(io.grpc.ServerInterceptors.intercept(service, callers),
+            budget));
       } else {
         builder.addService(io.grpc.ServerInterceptors.intercept(MalformedMessages.guard(
-            io.grpc.ServerInterceptors.intercept(service, MetricsInterceptor.inner(), callers)),
+            io.grpc.ServerInterceptors.intercept(service, MetricsInterceptor.inner(), callers), budget),
             recorder.outer()));
       }
       if (service instanceof ByteStreamService bs) {

@@ -22,10 +22,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class MalformedMessages implements ServerInterceptor {
   private MalformedMessages() {}
 
-  /** The service with its requests parsed where a failure can be answered properly. */
-  static ServerServiceDefinition guard(ServerServiceDefinition service) {
-    return ServerInterceptors.intercept(ServerInterceptors.useInputStreamMessages(service),
-        new MalformedMessages());
+  /**
+   * The service with its requests parsed where a failure can be answered properly, and, given a
+   * budget, a unary request claimed from it before it is parsed ({@link MessageBudget}).
+   */
+  static ServerServiceDefinition guard(ServerServiceDefinition service, Offload budget) {
+    var raw = ServerInterceptors.useInputStreamMessages(service);
+    return budget == null ? ServerInterceptors.intercept(raw, new MalformedMessages())
+        : ServerInterceptors.intercept(raw, new MalformedMessages(), new MessageBudget(budget));
   }
 
   @Override
