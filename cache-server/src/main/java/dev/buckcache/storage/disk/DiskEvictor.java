@@ -45,8 +45,14 @@ final class DiskEvictor implements AutoCloseable {
   private final AtomicLong evictedEntries = new AtomicLong();
   private final AtomicLong evictedBytes = new AtomicLong();
   private final AtomicLong waitingBytes = new AtomicLong();
-  /** Evicted from the accounting but still on disk until the round drops their files. */
+  /**
+   * Evicted from the accounting but still on disk until a round drops their files. Kept while a
+   * drop fails (a full disk can refuse even the compaction that frees space): the bytes are still
+   * there, and forgetting them would shrink the disk bound and evict more, round after round.
+   */
   private final AtomicLong reclaimingBytes = new AtomicLong();
+  /** The seq below which a failed drop still has to free data, or -1. */
+  private volatile long undroppedSeq = -1;
   private final Thread thread;
   private volatile long metadataBytes;
   private volatile boolean closed;
@@ -201,6 +207,9 @@ final class DiskEvictor implements AutoCloseable {
         measureDisk();
         evictIfNeeded();
         failure = null;
+        if (undroppedSeq >= 0) {
+          sleepQuietly(); // the disk refused the drop: try again in a second, not in a spin
+        }
         if (System.nanoTime() - lastTidy > TIDY_EVERY_NANOS) {
           lastTidy = System.nanoTime();
           tidy();
@@ -255,7 +264,7 @@ final class DiskEvictor implements AutoCloseable {
   }
 
   synchronized void evictIfNeeded() {
-    if (closed || !due()) {
+    if (closed || (!due() && undroppedSeq < 0)) {
       return;
     }
     long target = (long) (budget() * tier.settings.cleanupThreshold()) - waitingBytes.get();
@@ -288,11 +297,16 @@ final class DiskEvictor implements AutoCloseable {
         evicted.addAll(evictRecords(records));
       }
     }
-    if (lastSeq >= 0) {
-      dropData(lastSeq, inFlight.inFlight());
+    if (!evicted.isEmpty()) {
       safeNotify(evicted);
     }
-    reclaimingBytes.set(0);
+    long drop = Math.max(lastSeq, undroppedSeq); // a failed drop is retried with the next round
+    if (drop < 0 || dropData(drop, inFlight.inFlight())) {
+      reclaimingBytes.set(0);
+      undroppedSeq = -1;
+    } else {
+      undroppedSeq = drop;
+    }
     signal(room);
     return evicted.size();
   }
@@ -344,7 +358,7 @@ final class DiskEvictor implements AutoCloseable {
    * Frees the data of everything below {@code lastSeq}, except uploads in progress: a range
    * tombstone (so compaction drops partly covered files' dead chunks) and whole-file drops.
    */
-  private void dropData(long lastSeq, java.util.NavigableSet<Long> inFlight) {
+  private boolean dropData(long lastSeq, java.util.NavigableSet<Long> inFlight) {
     var ranges = new ArrayList<long[]>();
     long start = 0;
     var pending = inFlight.headSet(lastSeq + 1);
@@ -370,9 +384,11 @@ final class DiskEvictor implements AutoCloseable {
         db.db.compactRange(db.data, Keys.chunk(0, 0), Keys.chunk(lastSeq + 1, 0), options);
         db.db.compactRange(db.log, Keys.seq(0), Keys.seq(lowerBound), options);
       }
+      return true;
     } catch (RocksDBException e) {
-      log.warn("freeing evicted data files failed (space returns at the next round): {}",
-          e.getMessage());
+      log.warn("freeing evicted data files failed (retried next round; the store counts them as "
+          + "on disk until then): {}", e.getMessage());
+      return false;
     }
   }
 
