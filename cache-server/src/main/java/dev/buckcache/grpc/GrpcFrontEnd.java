@@ -25,13 +25,16 @@ public final class GrpcFrontEnd implements AutoCloseable {
   public static final int MAX_INBOUND_MESSAGE = 32 << 20;
 
   private final Server server;
+  /** The bridge's local server (gRPC on the HTTP port), or null. */
+  private final Server local;
   private final ExecutorService executor;
   private final ByteStreamService byteStream;
   private final HealthStatusManager health;
 
-  private GrpcFrontEnd(Server server, ExecutorService executor, ByteStreamService byteStream,
-      HealthStatusManager health) {
+  private GrpcFrontEnd(Server server, Server local, ExecutorService executor,
+      ByteStreamService byteStream, HealthStatusManager health) {
     this.server = server;
+    this.local = local;
     this.executor = executor;
     this.byteStream = byteStream;
     this.health = health;
@@ -73,6 +76,19 @@ public final class GrpcFrontEnd implements AutoCloseable {
       dev.buckcache.auth.CallerResolver callerResolver, boolean strictReadScope,
       io.netty.handler.ssl.SslContext tls, dev.buckcache.metrics.CacheMetrics metrics)
       throws IOException {
+    return start(address, store, results, digests, maxBatchBytes, callerResolver,
+        strictReadScope, tls, metrics, null);
+  }
+
+  /**
+   * Like the above; with a {@code bridge}, a second server with the same services, interceptors
+   * and executor also serves the gRPC connections the HTTP port relays to it.
+   */
+  public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
+      dev.buckcache.storage.ActionResults results, DigestConfig digests, long maxBatchBytes,
+      dev.buckcache.auth.CallerResolver callerResolver, boolean strictReadScope,
+      io.netty.handler.ssl.SslContext tls, dev.buckcache.metrics.CacheMetrics metrics,
+      LocalBridge bridge) throws IOException {
     var counter = new AtomicInteger();
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
     var executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
@@ -83,18 +99,7 @@ public final class GrpcFrontEnd implements AutoCloseable {
         });
     executor.allowCoreThreadTimeOut(true);
     var health = new HealthStatusManager();
-    var builder = NettyServerBuilder.forAddress(address)
-        .executor(executor)
-        .maxInboundMessageSize(MAX_INBOUND_MESSAGE)
-        // Receive window per stream: a 4 MB upload chunk should not stall on window updates.
-        .flowControlWindow(8 << 20)
-        .maxInboundMetadataSize(64 * 1024)
-        .permitKeepAliveTime(10, TimeUnit.SECONDS)
-        .permitKeepAliveWithoutCalls(true)
-        .maxConcurrentCallsPerConnection(1000)
-        // grpc-java would use a private pooled allocator that no meter sees: share Netty's
-        // default (adaptive) one with the HTTP side, which netty_allocator_* meters.
-        .withChildOption(io.netty.channel.ChannelOption.ALLOCATOR, io.netty.buffer.ByteBufAllocator.DEFAULT)
+    var builder = configure(NettyServerBuilder.forAddress(address), executor)
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
     ByteStreamService byteStream = null;
@@ -119,28 +124,90 @@ public final class GrpcFrontEnd implements AutoCloseable {
       }
     }
     var server = builder.build().start();
-    return new GrpcFrontEnd(server, executor, byteStream, health);
+    Server local = null;
+    if (bridge != null) {
+      try {
+        local = startLocal(bridge, server.getServices(), executor);
+      } catch (IOException | RuntimeException e) {
+        server.shutdownNow();
+        throw e;
+      }
+    }
+    return new GrpcFrontEnd(server, local, executor, byteStream, health);
+  }
+
+  /**
+   * The limits, keepalive, executor and allocator of both servers: the TCP one, and the
+   * bridge's local one.
+   */
+  private static NettyServerBuilder configure(NettyServerBuilder builder, ExecutorService executor) {
+    return builder
+        .executor(executor)
+        .maxInboundMessageSize(MAX_INBOUND_MESSAGE)
+        // Receive window per stream: a 4 MB upload chunk should not stall on window updates.
+        .flowControlWindow(8 << 20)
+        .maxInboundMetadataSize(64 * 1024)
+        .permitKeepAliveTime(10, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .maxConcurrentCallsPerConnection(1000)
+        // grpc-java would use a private pooled allocator that no meter sees: share Netty's
+        // default (adaptive) one with the HTTP side, which netty_allocator_* meters.
+        .withChildOption(io.netty.channel.ChannelOption.ALLOCATOR, io.netty.buffer.ByteBufAllocator.DEFAULT);
+  }
+
+  /**
+   * Starts the bridge's local server with the TCP server's very service definitions (the same
+   * service objects behind the same interceptors; health and reflection included).
+   */
+  private static Server startLocal(LocalBridge bridge,
+      java.util.List<io.grpc.ServerServiceDefinition> services, ExecutorService executor)
+      throws IOException {
+    var builder = configure(bridge.serverBuilder(), executor);
+    services.forEach(builder::addService);
+    return builder.build().start();
+  }
+
+  /** Both servers (the TCP one and the bridge's local one) have stopped. */
+  boolean terminated() {
+    return server.isTerminated() && (local == null || local.isTerminated());
   }
 
   public InetSocketAddress address() {
     return (InetSocketAddress) server.getListenSockets().get(0);
   }
 
-  /** Stops taking calls, lets running ones finish within {@code grace}, then cancels the rest. */
+  /**
+   * Stops taking calls, lets running ones finish within {@code grace}, then cancels the rest;
+   * the bridge's local server (gRPC on the HTTP port) the same way, at the same time.
+   */
   public void stop(Duration grace) {
+    long deadline = System.nanoTime() + grace.toNanos();
     health.enterTerminalState();
     server.shutdown();
+    if (local != null) {
+      local.shutdown();
+    }
     try {
-      if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
-        server.shutdownNow();
-        server.awaitTermination(5, TimeUnit.SECONDS);
+      awaitOrCancel(server, deadline);
+      if (local != null) {
+        awaitOrCancel(local, deadline);
       }
     } catch (InterruptedException e) {
       server.shutdownNow();
+      if (local != null) {
+        local.shutdownNow();
+      }
       Thread.currentThread().interrupt();
     }
     byteStream.close();
     executor.shutdownNow();
+  }
+
+  private static void awaitOrCancel(Server s, long deadline) throws InterruptedException {
+    if (!s.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+      s.shutdownNow();
+      s.awaitTermination(5, TimeUnit.SECONDS);
+    }
   }
 
   @Override

@@ -35,6 +35,8 @@ public final class BuckcacheServer implements AutoCloseable {
   private HttpFrontEnd http;
   private TlsMaterial tls;
   private GrpcFrontEnd grpc;
+  /** gRPC on the HTTP port: relays its HTTP/2 connections to the gRPC front end. */
+  private final dev.buckcache.grpc.LocalBridge bridge = new dev.buckcache.grpc.LocalBridge();
   private final AtomicBoolean stopped = new AtomicBoolean();
   private long openMillis;
 
@@ -80,7 +82,7 @@ public final class BuckcacheServer implements AutoCloseable {
     if (config.tls().enabled()) {
       try {
         server.tls = TlsMaterial.load(config.tls());
-        httpTls = server.tls.httpContext();
+        httpTls = server.tls.sharedPortContext();
         grpcTls = server.tls.grpcContext();
         certs = server.tls::clientPrincipal;
       } catch (java.io.IOException | RuntimeException e) {
@@ -94,7 +96,7 @@ public final class BuckcacheServer implements AutoCloseable {
       server.http = HttpFrontEnd.start(config.httpAddress(), store, server.results, executor,
           s.maxBlobSize(), config.httpIdleTimeout(), config.httpMaxConnections(), config.digests(), callers, strict,
           httpTls, server::statusJson, server.metrics, server.registry::scrape,
-          config.metricsPublic(), server::statusPage);
+          config.metricsPublic(), server::statusPage, server.bridge::relay);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.close();
@@ -106,7 +108,8 @@ public final class BuckcacheServer implements AutoCloseable {
     }
     try {
       server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, server.results,
-          config.digests(), config.grpcMaxBatchBytes(), callers, strict, grpcTls, server.metrics);
+          config.digests(), config.grpcMaxBatchBytes(), callers, strict, grpcTls, server.metrics,
+          server.bridge);
     } catch (java.io.IOException | RuntimeException e) {
       server.close();
       throw new StorageException.Failure("cannot listen on " + config.grpcAddress()
@@ -208,24 +211,43 @@ public final class BuckcacheServer implements AutoCloseable {
       if (tls != null) {
         tls.close();
       }
+      bridge.close();
     }
     log.info("stopped cleanly: store flushed and closed");
   }
 
-  /** Stops both front ends at once, each with the time left until {@code deadline}. */
+  /**
+   * Stops both front ends at once, each with the time left until {@code deadline}. gRPC calls
+   * relayed from the HTTP port belong to the gRPC front end: the HTTP port stops accepting at
+   * once, but keeps its event loops (which carry those connections) until gRPC has stopped.
+   */
   private void stopFrontEnds(long deadline) throws InterruptedException {
-    var stops = new java.util.ArrayList<Thread>();
+    if (http != null) {
+      http.stopAccepting();
+    }
+    Thread grpcStop = null;
     if (grpc != null) {
-      stops.add(new Thread(() -> grpc.stop(java.time.Duration.ofNanos(left(deadline))),
-          "buckcache-stop-grpc"));
+      grpcStop = new Thread(() -> grpc.stop(java.time.Duration.ofNanos(left(deadline))),
+          "buckcache-stop-grpc");
+      grpcStop.start();
     }
     if (http != null) {
-      stops.add(new Thread(() -> http.stop(java.time.Duration.ofNanos(left(deadline))),
-          "buckcache-stop-http"));
+      var afterGrpc = grpcStop;
+      var httpStop = new Thread(() -> {
+        try {
+          if (afterGrpc != null) {
+            afterGrpc.join();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        http.stop(java.time.Duration.ofNanos(left(deadline)));
+      }, "buckcache-stop-http");
+      httpStop.start();
+      httpStop.join();
     }
-    stops.forEach(Thread::start);
-    for (var t : stops) {
-      t.join();
+    if (grpcStop != null) {
+      grpcStop.join();
     }
   }
 
