@@ -168,7 +168,7 @@ public final class GrpcFrontEnd implements AutoCloseable {
   }
 
   /** Both servers (the TCP one and the bridge's local one) have stopped. */
-  boolean terminated() {
+  public boolean isTerminated() {
     return server.isTerminated() && (local == null || local.isTerminated());
   }
 

@@ -58,6 +58,13 @@ final class ProtocolDetector extends ByteToMessageDecoder {
     deadline.cancel(false);
   }
 
+  /** A failed TLS handshake, say: as the cache handler does later, one DEBUG line and close. */
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+    var unused = ctx.close();
+  }
+
   @Override
   protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
     int n = Math.min(in.readableBytes(), PREFACE.length);

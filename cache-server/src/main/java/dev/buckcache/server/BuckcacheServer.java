@@ -161,6 +161,16 @@ public final class BuckcacheServer implements AutoCloseable {
     return http.address();
   }
 
+  /** gRPC connections the HTTP port relays now (for tests). */
+  int relayedConnections() {
+    return bridge.open();
+  }
+
+  /** Both gRPC servers (its port's and the HTTP port's local one) have stopped (for tests). */
+  boolean grpcTerminated() {
+    return grpc.isTerminated();
+  }
+
   String statusPage() {
     var v = BuckcacheServer.class.getPackage().getImplementationVersion();
     var endpoints = (http == null ? "" : "http " + hostPort(http.address()))

@@ -75,7 +75,7 @@ class SharedPortTest {
     if (server != null) {
       assertThat(server.bridge.awaitClosed(Duration.ofSeconds(10))).as("relayed connections").isTrue();
       server.close();
-      assertThat(server.grpc.terminated()).isTrue();
+      assertThat(server.grpc.isTerminated()).isTrue();
       store.close();
     }
     assertThat(LeakRecorder.collect()).isEmpty();
