@@ -55,6 +55,14 @@ import javax.net.ssl.SSLSession;
  *       which closes the child; grpc-java closing the child (GOAWAY on shutdown) closes the
  *       client LocalChannel, whose handler flushes and closes the socket.
  * </ul>
+ *
+ * <p>Why this way. grpc-java serves only channels it accepts itself, so the choices were: this
+ * in-JVM relay; a loopback TCP or Unix-socket hop to the dedicated port (kernel copies and
+ * syscalls both ways, the dedicated port forced onto loopback, the caller's identity recovered
+ * by port numbers); or letting grpc-java own the port with a custom ProtocolNegotiator that hands
+ * HTTP/1.1 connections back (internal grpc-java API, and every HTTP/1.1 connection would be a
+ * grpc transport that its graceful shutdown waits for). The relay uses only public APIs, hands
+ * the same ByteBuf objects across (no copy), and keeps one front end in charge of each protocol.
  */
 public final class LocalBridge implements AutoCloseable {
   static final AttributeKey<Link> LINK = AttributeKey.valueOf("buckcache-bridge-link");

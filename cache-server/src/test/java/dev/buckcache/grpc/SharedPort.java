@@ -20,12 +20,17 @@ final class SharedPort {
   private final StorageExecutor executor = new StorageExecutor(4, 1000, 64L << 20);
 
   SharedPort(TieredStore store, CallerResolver callers, TlsMaterial tls) throws Exception {
+    this(store, callers, tls, Duration.ofSeconds(60));
+  }
+
+  SharedPort(TieredStore store, CallerResolver callers, TlsMaterial tls, Duration idleTimeout)
+      throws Exception {
     var results = new ActionResults(store, store);
     grpc = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results,
         CacheContractTest.DIGESTS, CacheContractTest.BATCH, callers, false,
         tls == null ? null : tls.grpcContext(), null, bridge);
     http = HttpFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results, executor,
-        1L << 34, Duration.ofSeconds(60), 100, CacheContractTest.DIGESTS, callers, false,
+        1L << 34, idleTimeout, 100, CacheContractTest.DIGESTS, callers, false,
         tls == null ? null : tls.sharedPortContext(), () -> "{}", null, () -> "", false,
         () -> "<html></html>", bridge::relay);
   }
