@@ -133,6 +133,16 @@ public final class LocalBridge implements AutoCloseable {
     return links.size();
   }
 
+  /** Bytes waiting in the relayed sockets' outbound buffers now (for tests). */
+  long pendingToClients() {
+    long n = 0;
+    for (var link : links.values()) {
+      var out = link.tcp.unsafe().outboundBuffer();
+      n += out == null ? 0 : out.totalPendingWriteBytes();
+    }
+    return n;
+  }
+
   /** Waits until every relayed connection has closed, at most {@code timeout}. */
   public boolean awaitClosed(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();

@@ -218,6 +218,96 @@ class SharedPortTest {
     assertThat(server.bridge.open()).isZero();
   }
 
+  @Test
+  void clientThatStopsReading_hugeWindow_serverStopsSendingAtTheSocketsLimit() throws Exception {
+    start();
+    var data = new byte[64 << 20];
+    new Random(9).nextBytes(data);
+    var d = digest(data);
+    var done = new CompletableFuture<WriteResponse>();
+    var write = ByteStreamGrpc.newStub(channel).write(new StreamObserver<>() {
+      @Override public void onNext(WriteResponse r) { done.complete(r); }
+      @Override public void onError(Throwable t) { done.completeExceptionally(t); }
+      @Override public void onCompleted() {}
+    });
+    int chunk = 1 << 20;
+    for (int off = 0; off < data.length; off += chunk) {
+      write.onNext(WriteRequest.newBuilder().setResourceName(off == 0
+              ? "uploads/" + UUID.randomUUID() + "/blobs/" + d.getHash() + "/" + d.getSizeBytes() : "")
+          .setWriteOffset(off).setData(ByteString.copyFrom(data, off, chunk))
+          .setFinishWrite(off + chunk == data.length).build());
+    }
+    write.onCompleted();
+    done.get(60, TimeUnit.SECONDS);
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    assertThat(server.bridge.awaitClosed(Duration.ofSeconds(10))).isTrue();
+
+    // A raw HTTP/2 client: a 2 GiB window, one ByteStream Read of the 64 MiB blob, then it
+    // never reads its socket again.
+    var group = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+        io.netty.channel.nio.NioIoHandler.newFactory());
+    try {
+      var request = ReadRequest.newBuilder()
+          .setResourceName("blobs/" + d.getHash() + "/" + d.getSizeBytes()).build().toByteArray();
+      var sent = new CompletableFuture<Void>();
+      var client = new io.netty.bootstrap.Bootstrap().group(group)
+          .channel(io.netty.channel.socket.nio.NioSocketChannel.class)
+          .option(io.netty.channel.ChannelOption.SO_RCVBUF, 64 * 1024)
+          .handler(new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
+            @Override
+            protected void initChannel(io.netty.channel.Channel ch) {
+              var codec = io.netty.handler.codec.http2.Http2FrameCodecBuilder.forClient()
+                  .initialSettings(io.netty.handler.codec.http2.Http2Settings.defaultSettings()
+                      .initialWindowSize(Integer.MAX_VALUE)).build();
+              var releasing = new Releasing();
+              ch.pipeline().addLast(codec, new io.netty.handler.codec.http2.Http2MultiplexHandler(releasing),
+                  new io.netty.channel.ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelActive(io.netty.channel.ChannelHandlerContext ctx) {
+                  ctx.fireChannelActive();
+                  var unusedWindow = ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame(
+                      Integer.MAX_VALUE - 65_535));
+                  var stream = new io.netty.handler.codec.http2.Http2StreamChannelBootstrap(ctx.channel())
+                      .handler(releasing).open().syncUninterruptibly().getNow();
+                  var headers = new io.netty.handler.codec.http2.DefaultHttp2Headers()
+                      .method("POST").scheme("http").authority("127.0.0.1")
+                      .path("/google.bytestream.ByteStream/Read")
+                      .set("content-type", "application/grpc").set("te", "trailers");
+                  var body = stream.alloc().buffer(5 + request.length).writeByte(0)
+                      .writeInt(request.length).writeBytes(request);
+                  var unusedHeaders = stream.write(new io.netty.handler.codec.http2.DefaultHttp2HeadersFrame(headers));
+                  var unusedData = stream.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(body, true))
+                      .addListener(f -> {
+                        ctx.channel().config().setAutoRead(false); // and never read again
+                        sent.complete(null);
+                      });
+                }
+              });
+            }
+          }).connect("127.0.0.1", server.httpPort()).sync().channel();
+      sent.get(10, TimeUnit.SECONDS);
+      Thread.sleep(3000); // the server sends what it can
+      long pending = server.bridge.pendingToClients();
+      System.out.printf("a client that stopped reading a 64 MiB ByteStream Read: %,d bytes wait "
+          + "in the server's socket buffer%n", pending);
+      // The socket's high-water mark (2 MiB) and what was in flight, not the blob.
+      assertThat(pending).isLessThan(8L << 20);
+      client.close().sync();
+    } finally {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+    channel = null;
+  }
+
+  /** Drops what it reads. */
+  @io.netty.channel.ChannelHandler.Sharable
+  private static final class Releasing extends io.netty.channel.ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+      io.netty.util.ReferenceCountUtil.release(msg);
+    }
+  }
+
   /** Writes {@code bytes}, then reads until the server closes; the answer as text. */
   private String exchange(byte[] bytes, boolean text) throws Exception {
     try (var socket = new Socket("127.0.0.1", server.httpPort())) {
