@@ -11,6 +11,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.local.LocalChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,11 +32,30 @@ final class BridgeRelay {
 
   private BridgeRelay() {}
 
+  /**
+   * Writes what one read of the other side brought, then flushes, in one task on {@code to}'s
+   * event loop: a task per read, not per buffer (a task per 16 KiB HTTP/2 frame cost a sixth of
+   * ByteStream read throughput). Tasks run in order, so a close queued after them comes after.
+   */
+  static void handOver(Channel to, List<Object> batch) {
+    try {
+      to.eventLoop().execute(() -> {
+        for (var msg : batch) {
+          var unused = to.write(msg, to.voidPromise());
+        }
+        to.flush();
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      batch.forEach(ReferenceCountUtil::release);
+    }
+  }
+
   /** On the socket, in place of the HTTP handlers; socket loop. */
   static final class TcpSide extends ChannelInboundHandlerAdapter {
     private final LocalBridge bridge;
     private final SSLSession session;
     private final ArrayDeque<Object> pending = new ArrayDeque<>();
+    private ArrayList<Object> batch = new ArrayList<>();
     private ChannelHandlerContext ctx;
     private LocalBridge.Link link;
     private Channel local;
@@ -72,7 +93,7 @@ final class BridgeRelay {
       while (!pending.isEmpty()) {
         forward(pending.poll());
       }
-      local.flush();
+      handOverBatch();
       updateReading();
     }
 
@@ -89,13 +110,20 @@ final class BridgeRelay {
       if (msg instanceof ByteBuf b) {
         link.unread.addAndGet(b.readableBytes());
       }
-      var unused = local.write(msg, local.voidPromise());
+      batch.add(msg);
+    }
+
+    private void handOverBatch() {
+      if (!batch.isEmpty()) {
+        handOver(local, batch);
+        batch = new ArrayList<>();
+      }
     }
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
       if (local != null) {
-        local.flush();
+        handOverBatch();
         updateReading();
       }
     }
@@ -137,6 +165,7 @@ final class BridgeRelay {
       closed = true;
       releasePending();
       if (local != null) {
+        handOverBatch();
         var unused = local.close();
       }
       ctx.fireChannelInactive();
@@ -150,6 +179,10 @@ final class BridgeRelay {
     private void releasePending() {
       pending.forEach(ReferenceCountUtil::release);
       pending.clear();
+      if (local == null) {
+        batch.forEach(ReferenceCountUtil::release);
+        batch.clear();
+      }
     }
 
     @Override
@@ -163,6 +196,7 @@ final class BridgeRelay {
   /** On the client LocalChannel; bridge loop. What grpc-java writes goes to the socket. */
   static final class LocalSide extends ChannelInboundHandlerAdapter {
     private final LocalBridge.Link link;
+    private ArrayList<Object> batch = new ArrayList<>();
 
     LocalSide(LocalBridge.Link link) {
       this.link = link;
@@ -170,16 +204,24 @@ final class BridgeRelay {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      var unused = link.tcp.write(msg, link.tcp.voidPromise());
+      batch.add(msg);
     }
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-      link.tcp.flush();
+      handOverBatch();
+    }
+
+    private void handOverBatch() {
+      if (!batch.isEmpty()) {
+        handOver(link.tcp, batch);
+        batch = new ArrayList<>();
+      }
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+      handOverBatch();
       // Writes queued before this one go out first (same order on the socket's loop).
       var unused = link.tcp.writeAndFlush(Unpooled.EMPTY_BUFFER)
           .addListener(ChannelFutureListener.CLOSE);
