@@ -27,6 +27,13 @@ final class BridgeRelay {
   static final long HIGH = 1 << 20;
   /** ... and below which it is read again. */
   static final long LOW = 256 << 10;
+  /**
+   * Answers waiting for the socket above which it is not read either: grpc-java's limit on
+   * queued control frames (PING and SETTINGS acks) counts frames until their write completes,
+   * which over a LocalChannel is at once, so a client that sends pings and never reads is
+   * stopped here instead.
+   */
+  static final long UNSENT_MAX = 8 << 20;
   /** The child's user-defined writability bit that mirrors the socket's writability. */
   private static final int SOCKET_FULL = 1;
 
@@ -129,8 +136,11 @@ final class BridgeRelay {
     }
 
     /**
-     * Reads the socket while the child keeps up and the socket can take answers; socket loop.
-     * Hysteresis: reading stops above {@link #HIGH} unread bytes and resumes below {@link #LOW}.
+     * Reads the socket while the child keeps up and the socket takes answers; socket loop.
+     * Hysteresis: reading stops above {@link #HIGH} unread bytes and resumes below {@link #LOW};
+     * it stops above {@link #UNSENT_MAX} unsent and resumes once the socket is writable again.
+     * (Not at every unwritable moment: a big download passes the socket's high-water mark many
+     * times a second, and each stop and start costs two epoll_ctl calls.)
      */
     private void updateReading() {
       if (local == null || closed) {
@@ -138,7 +148,10 @@ final class BridgeRelay {
       }
       var config = ctx.channel().config();
       long unread = link.unread.get();
-      boolean read = ctx.channel().isWritable() && unread < (config.isAutoRead() ? HIGH : LOW);
+      var out = ctx.channel().unsafe().outboundBuffer();
+      long unsent = out == null ? 0 : out.totalPendingWriteBytes();
+      boolean answersFlow = ctx.channel().isWritable() || (unsent < UNSENT_MAX && config.isAutoRead());
+      boolean read = answersFlow && unread < (config.isAutoRead() ? HIGH : LOW);
       if (read != config.isAutoRead()) {
         config.setAutoRead(read);
       }

@@ -117,6 +117,11 @@ public final class LocalBridge implements AutoCloseable {
         // grpc-java sets SO_KEEPALIVE on every child; a LocalChannel has no socket (null removes
         // the option, which would otherwise cost a warning per connection).
         .withChildOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, null)
+        // A LocalChannel's writes pass to its peer at once, so its own buffer limit only sets how
+        // much grpc-java writes between flushes: the socket's limits (the HTTP port's), not the
+        // 64 KiB default. The socket's writability still stops it (see the design notes).
+        .withChildOption(io.netty.channel.ChannelOption.WRITE_BUFFER_WATER_MARK,
+            new io.netty.channel.WriteBufferWaterMark(512 * 1024, 2 * 1024 * 1024))
         .addTransportFilter(transportFilter());
   }
 
