@@ -41,8 +41,8 @@ final class BridgeRelay {
 
   /**
    * Writes what one read of the other side brought, then flushes, in one task on {@code to}'s
-   * event loop: a task per read, not per buffer (a task per 16 KiB HTTP/2 frame cost a sixth of
-   * ByteStream read throughput). Tasks run in order, so a close queued after them comes after.
+   * event loop: a task (and a wake-up) per read, not per buffer, as a write from another thread
+   * would cost. Tasks run in order, so a close queued after them comes after.
    */
   static void handOver(Channel to, List<Object> batch) {
     try {
