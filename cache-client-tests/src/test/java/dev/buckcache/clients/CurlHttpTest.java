@@ -113,19 +113,59 @@ class CurlHttpTest {
   }
 
   @Test
-  void truncatedUpload_storesNothing() throws Exception {
-    var content = new byte[200_000];
+  void truncatedUpload_writerReleasedNothingPending() throws Exception {
+    // A truncated body can never hash to its digest, so "not stored" proves nothing. What can
+    // leak is the writer and its pending chunks: see them while the upload runs, then see them go.
+    var content = new byte[3 << 20];
     random.nextBytes(content);
     var uri = URI.create(server.http());
     try (var socket = new Socket(uri.getHost(), uri.getPort())) {
       OutputStream out = socket.getOutputStream();
       out.write(("PUT /cas/" + sha(content) + " HTTP/1.1\r\nHost: x\r\nContent-Length: "
           + content.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      out.write(content, 0, 50_000);
+      out.write(content, 0, 2 << 20);
       out.flush();
+      awaitMetrics("the upload is writing to disk",
+          g -> g.applyAsDouble("buckcache_store_open_writers") >= 1
+              && g.applyAsDouble("buckcache_store_uploading_bytes") > 0);
     }
-    Thread.sleep(300);
-    assertThat(status(curl(server.http() + "/cas/" + sha(content)))).isEqualTo(404);
+    awaitMetrics("the truncated upload released its writer, chunks and claim",
+        g -> g.applyAsDouble("buckcache_store_open_writers") == 0
+            && g.applyAsDouble("buckcache_store_uploading_bytes") == 0
+            && g.applyAsDouble("buckcache_inflight_bytes") == 0);
+  }
+
+  /** The server's unlabelled buckcache gauges, from /metrics. */
+  private static Map<String, Double> gauges() throws Exception {
+    var text = curl(server.http() + "/metrics").output();
+    var values = new java.util.HashMap<String, Double>();
+    for (var line : text.split("\n", -1)) {
+      var m = java.util.regex.Pattern.compile("^(buckcache_[a-z_]+) ([0-9.eE+-]+)$").matcher(line);
+      if (m.matches()) {
+        values.put(m.group(1), Double.parseDouble(m.group(2)));
+      }
+    }
+    return values;
+  }
+
+  /**
+   * Polls /metrics until {@code condition} holds of its gauges (a missing one reads NaN, so a
+   * condition on it is false); fails after 10 s with the last values.
+   */
+  private static void awaitMetrics(String what,
+      java.util.function.Predicate<java.util.function.ToDoubleFunction<String>> condition)
+      throws Exception {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    var last = gauges();
+    while (!condition.test(read(last)) && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      last = gauges();
+    }
+    assertThat(condition.test(read(last))).as(what + ": " + last).isTrue();
+  }
+
+  private static java.util.function.ToDoubleFunction<String> read(Map<String, Double> values) {
+    return name -> values.getOrDefault(name, Double.NaN);
   }
 
   @Test

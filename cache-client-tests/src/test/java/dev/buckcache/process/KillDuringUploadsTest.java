@@ -62,7 +62,10 @@ class KillDuringUploadsTest {
     var errorsBeforeKill = new AtomicInteger();
     var killed = new AtomicBoolean();
     var workers = new ArrayList<Thread>();
-    try (var server = ServerProcess.serve(data, "--max-size", "4GB")) {
+    // 100 uploads of up to 1.6 MB at once each claim up to twice their size from the in-flight
+    // budget (queue and writer buffer); the default, a quarter of this 512 MiB heap, would
+    // refuse some with 503 / RESOURCE_EXHAUSTED, which this test counts as errors.
+    try (var server = ServerProcess.serve(data, "--max-size", "4GB", "--max-inflight-bytes", "256MiB")) {
       int httpPort = URI.create(server.http()).getPort();
       var channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
       for (int w = 0; w < 2 * CLIENTS_PER_PROTOCOL; w++) {

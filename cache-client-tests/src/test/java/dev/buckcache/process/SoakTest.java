@@ -158,7 +158,10 @@ class SoakTest {
           .isLessThanOrEqualTo(max(first, Sample::heapAfterGc) * 5 / 4 + (32L << 20));
       assertThat(max(last, Sample::rss)).as("RSS, last third vs first")
           .isLessThanOrEqualTo(max(first, Sample::rss) * 5 / 4 + (64L << 20));
-      assertThat(max(last, Sample::fds)).as("open files, last third vs first")
+      // Open files swing with RocksDB's flushes and compactions (30 or more up and down within a
+      // few seconds under this load), so a peak in the last third says nothing; a leak raises
+      // the floor. The last third's lowest count must stay within the first third's highest.
+      assertThat(min(last, Sample::fds)).as("open files, last third's floor vs first's peak")
           .isLessThanOrEqualTo(max(first, Sample::fds) + 32);
       server.stopAndCheck();
     }
@@ -166,6 +169,10 @@ class SoakTest {
 
   static long max(List<Sample> samples, java.util.function.ToLongFunction<Sample> f) {
     return samples.stream().mapToLong(f).max().orElse(0);
+  }
+
+  static long min(List<Sample> samples, java.util.function.ToLongFunction<Sample> f) {
+    return samples.stream().mapToLong(f).min().orElse(0);
   }
 
   static String report(List<Sample> samples, Instant started) {

@@ -45,6 +45,9 @@ public final class ConfigLoader {
       "BUCKCACHE_ZSTD_LEVEL", "--zstd-level", "N", "1", "zstd level, 1 (fast) to 19 (small)");
   public static final Setting MAX_BLOB_SIZE = new Setting("storage.max_blob_size",
       "BUCKCACHE_MAX_BLOB_SIZE", "--max-blob-size", "SIZE", "64GiB", "largest blob accepted");
+  public static final Setting MAX_INFLIGHT = new Setting("storage.max_inflight_bytes",
+      "BUCKCACHE_MAX_INFLIGHT_BYTES", "--max-inflight-bytes", "SIZE", "auto",
+      "request bytes held in memory at once, HTTP and gRPC together; auto = a quarter of the heap");
   public static final Setting SHUTDOWN_GRACE = new Setting("server.shutdown_grace",
       "BUCKCACHE_SHUTDOWN_GRACE", "--shutdown-grace", "DURATION", "30s",
       "time in-flight work gets after SIGTERM");
@@ -124,7 +127,7 @@ public final class ConfigLoader {
       "per-instance override of digest.default, e.g. buck2=blake3");
 
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
-      COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, HTTP_MAX_CONNECTIONS, GRPC_ADDRESS,
+      COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, MAX_INFLIGHT, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, HTTP_MAX_CONNECTIONS, GRPC_ADDRESS,
       GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
       STATIC_TOKEN_FILE, ANONYMOUS, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
       TLS_CLIENT_SCOPE, TLS_RELOAD, METRICS_PUBLIC, ACCESS_LOG, INSECURE_NO_AUTH, DIGEST_DEFAULT,
@@ -185,9 +188,14 @@ public final class ConfigLoader {
     check(level >= 1 && level <= 19, values, ZSTD_LEVEL, "must be 1 to 19");
     long maxBlob = get(values, MAX_BLOB_SIZE, Sizes::parse);
     check(maxBlob > 0, values, MAX_BLOB_SIZE, "must be positive");
+    long inflight = get(values, MAX_INFLIGHT,
+        v -> v.trim().equalsIgnoreCase("auto") ? maxHeap / 4 : Sizes.parse(v));
+    check(inflight >= 1L << 20, values, MAX_INFLIGHT, "must be at least 1MiB");
+    check(inflight <= maxHeap / 2, values, MAX_INFLIGHT, "is more than half the JVM heap ("
+        + Sizes.format(maxHeap) + "); lower it or raise -Xmx in JAVA_OPTS");
     var grace = get(values, SHUTDOWN_GRACE, ConfigLoader::parseDuration);
     var storage = new StorageConfig(Path.of(values.get(DIR.key()).value()), maxSize, cleanup,
-        memory, compression, level, maxBlob);
+        memory, compression, level, maxBlob, inflight);
     var auth = authConfig(values);
     var tls = tlsConfig(values);
     boolean open = auth.mode() == AuthConfig.Mode.NONE && !tls.mutual()

@@ -26,4 +26,20 @@ public record DigestConfig(DigestFunction defaultFunction, Map<String, DigestFun
   public DigestFunction forInstance(String instance) {
     return instances.getOrDefault(instance, defaultFunction);
   }
+
+  /**
+   * What a hash of {@code hexLength} hex digits means in {@code instance} when the client names
+   * no function (bazel-remote's REST paths never do; Buck2 sends none over gRPC): the length
+   * decides, and 64 takes the instance's function. Null for a length no function has. Both front
+   * ends ask this one place.
+   */
+  public DigestFunction infer(String instance, int hexLength) {
+    return switch (hexLength) {
+      case 40 -> DigestFunction.SHA1;
+      case 64 -> forInstance(instance);
+      case 96 -> DigestFunction.SHA384;
+      case 128 -> DigestFunction.SHA512;
+      default -> null;
+    };
+  }
 }

@@ -14,6 +14,8 @@ import java.nio.file.Path;
  * @param compression disk encoding (storage.compression)
  * @param zstdLevel zstd level 1..19 (storage.zstd_level)
  * @param maxBlobSize largest blob accepted (storage.max_blob_size)
+ * @param maxInflightBytes request bytes held in memory at once, both protocols together
+ *     (storage.max_inflight_bytes)
  */
 public record StorageConfig(
     Path dir,
@@ -22,7 +24,8 @@ public record StorageConfig(
     long memorySize,
     Compression compression,
     int zstdLevel,
-    long maxBlobSize) {
+    long maxBlobSize,
+    long maxInflightBytes) {
 
   public StorageConfig {
     requireNonNull(dir, "dir");

@@ -9,7 +9,7 @@ import dev.buckcache.auth.Access;
 import dev.buckcache.digest.DigestFunction;
 import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.ActionResults;
-import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.CacheStore;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.HashSet;
@@ -26,14 +26,16 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
   private static final Logger log = LoggerFactory.getLogger(ActionCacheService.class);
   private static final long MAX_INLINE = 1 << 20;
 
-  private final TieredStore store;
+  private final CacheStore store;
   private final ActionResults results;
   private final Digests digests;
+  private final Offload offload;
 
-  ActionCacheService(TieredStore store, ActionResults results, Digests digests) {
+  ActionCacheService(CacheStore store, ActionResults results, Digests digests, Offload offload) {
     this.store = store;
     this.results = results;
     this.digests = digests;
+    this.offload = offload;
   }
 
   @Override
@@ -44,19 +46,7 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
       var fn = digests.function(request.getInstanceName(), request.getDigestFunction(),
           request.getActionDigest().getHash());
       var action = Digests.of(fn, request.getActionDigest());
-      var lookup = results.get(new AcKey(request.getInstanceName(), fn, action.hash()));
-      if (lookup.result().isEmpty()) {
-        var reason = lookup.hit() ? "stored value is not an ActionResult" : lookup.missReason();
-        if (lookup.hit() || !reason.equals("no action-cache entry")) {
-          log.info("GetActionResult {} in '{}' is a miss: {}", action, request.getInstanceName(), reason);
-        } else {
-          log.debug("GetActionResult {} in '{}' is a miss: {}", action, request.getInstanceName(), reason);
-        }
-        response.onError(Status.NOT_FOUND.withDescription(reason).asRuntimeException());
-        return;
-      }
-      response.onNext(inline(fn, request, lookup.result().get()));
-      response.onCompleted();
+      offload.unary(response, 0, () -> lookup(fn, action, request));
     } catch (io.grpc.StatusRuntimeException e) {
       if (Callers.emptyCacheReason() == null) { // empty-cache callers are logged once a minute
         log.info("GetActionResult refused: {}", e.getStatus());
@@ -66,6 +56,21 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
       log.warn("GetActionResult failed: {}", e.toString());
       response.onError(GrpcErrors.exception(e));
     }
+  }
+
+  private ActionResult lookup(DigestFunction fn, dev.buckcache.digest.Digest action,
+      GetActionResultRequest request) {
+    var lookup = results.get(new AcKey(request.getInstanceName(), fn, action.hash()));
+    if (lookup.result().isEmpty()) {
+      var reason = lookup.hit() ? "stored value is not an ActionResult" : lookup.missReason();
+      if (lookup.hit() || !reason.equals("no action-cache entry")) {
+        log.info("GetActionResult {} in '{}' is a miss: {}", action, request.getInstanceName(), reason);
+      } else {
+        log.debug("GetActionResult {} in '{}' is a miss: {}", action, request.getInstanceName(), reason);
+      }
+      throw Status.NOT_FOUND.withDescription(reason).asRuntimeException();
+    }
+    return inline(fn, request, lookup.result().get());
   }
 
   /** Fills stdout/stderr/file contents the client asked for, when small. */
@@ -106,9 +111,10 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
           request.getActionDigest().getHash());
       var action = Digests.of(fn, request.getActionDigest());
       var result = request.getActionResult();
-      results.put(new AcKey(request.getInstanceName(), fn, action.hash()), result);
-      response.onNext(result);
-      response.onCompleted();
+      offload.unary(response, request.getSerializedSize(), () -> {
+        results.put(new AcKey(request.getInstanceName(), fn, action.hash()), result);
+        return result;
+      });
     } catch (RuntimeException e) {
       response.onError(GrpcErrors.exception(e));
     }

@@ -13,30 +13,33 @@ import build.bazel.remote.execution.v2.GetTreeRequest;
 import build.bazel.remote.execution.v2.GetTreeResponse;
 import com.github.luben.zstd.Zstd;
 import com.google.protobuf.UnsafeByteOperations;
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.buckcache.auth.Access;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
-import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.DirectoryWalk;
+import dev.buckcache.storage.CacheStore;
 import dev.buckcache.storage.ZstdUpload;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 
 /** The CAS: presence checks, small-blob batches and directory trees over the shared store. */
 final class CasService extends ContentAddressableStorageGrpc.ContentAddressableStorageImplBase {
   private static final int DEFAULT_TREE_PAGE = 1000;
+  /** Directories one GetTree walks at most (the integrity check's limit too). */
+  private static final int MAX_TREE = 100_000;
 
-  private final TieredStore store;
+  private final CacheStore store;
   private final Digests digests;
   private final long maxBatchBytes;
+  private final Offload offload;
 
-  CasService(TieredStore store, Digests digests, long maxBatchBytes) {
+  CasService(CacheStore store, Digests digests, long maxBatchBytes, Offload offload) {
     this.store = store;
     this.digests = digests;
     this.maxBatchBytes = maxBatchBytes;
+    this.offload = offload;
   }
 
   private DigestFunction fn(String instance, build.bazel.remote.execution.v2.DigestFunction.Value v,
@@ -60,10 +63,11 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
       for (var d : request.getBlobDigestsList()) {
         wanted.add(Digests.of(fn, d));
       }
-      var out = FindMissingBlobsResponse.newBuilder();
-      store.findMissing(wanted).forEach(d -> out.addMissingBlobDigests(Digests.toProto(d)));
-      response.onNext(out.build());
-      response.onCompleted();
+      offload.unary(response, request.getSerializedSize(), () -> {
+        var out = FindMissingBlobsResponse.newBuilder();
+        store.findMissing(wanted).forEach(d -> out.addMissingBlobDigests(Digests.toProto(d)));
+        return out.build();
+      });
     } catch (RuntimeException e) {
       response.onError(GrpcErrors.exception(e));
     }
@@ -76,12 +80,14 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
       Callers.require(Access.WRITE_CAS, request.getInstanceName());
       var sample = request.getRequestsList().stream().map(r -> r.getDigest()).toList();
       var fn = fn(request.getInstanceName(), request.getDigestFunction(), sample);
-      var out = BatchUpdateBlobsResponse.newBuilder();
-      for (var r : request.getRequestsList()) {
-        out.addResponsesBuilder().setDigest(r.getDigest()).setStatus(toRpc(update(fn, r)));
-      }
-      response.onNext(out.build());
-      response.onCompleted();
+      // The request's blobs are held until every one is stored: they count against the budget.
+      offload.unary(response, request.getSerializedSize(), () -> {
+        var out = BatchUpdateBlobsResponse.newBuilder();
+        for (var r : request.getRequestsList()) {
+          out.addResponsesBuilder().setDigest(r.getDigest()).setStatus(toRpc(update(fn, r)));
+        }
+        return out.build();
+      });
     } catch (RuntimeException e) {
       response.onError(GrpcErrors.exception(e));
     }
@@ -129,7 +135,17 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
             + maxBatchBytes + "-byte batch limit: read large blobs with ByteStream");
       }
       boolean zstd = request.getAcceptableCompressorsList().contains(Compressor.Value.ZSTD);
-      var out = BatchReadBlobsResponse.newBuilder();
+      // The answer is built in memory: its blobs' sizes are claimed before any is read.
+      offload.unary(response, total, () -> read(fn, request, zstd));
+    } catch (RuntimeException e) {
+      response.onError(GrpcErrors.exception(e));
+    }
+  }
+
+  private BatchReadBlobsResponse read(DigestFunction fn, BatchReadBlobsRequest request,
+      boolean zstd) {
+    var out = BatchReadBlobsResponse.newBuilder();
+    {
       for (var d : request.getDigestsList()) {
         var entry = out.addResponsesBuilder().setDigest(d);
         try {
@@ -146,11 +162,8 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
           entry.setStatus(toRpc(GrpcErrors.status(e)));
         }
       }
-      response.onNext(out.build());
-      response.onCompleted();
-    } catch (RuntimeException e) {
-      response.onError(GrpcErrors.exception(e));
     }
+    return out.build();
   }
 
   private static BatchReadBlobsResponse allNotFound(BatchReadBlobsRequest request, String reason) {
@@ -172,56 +185,54 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
           List.of(request.getRootDigest()));
       int pageSize = request.getPageSize() <= 0 ? DEFAULT_TREE_PAGE
           : Math.min(request.getPageSize(), 10 * DEFAULT_TREE_PAGE);
-      int start;
-      try {
-        start = request.getPageToken().isEmpty() ? 0 : Integer.parseInt(request.getPageToken());
-      } catch (NumberFormatException e) {
-        throw GrpcErrors.invalid("page_token '" + request.getPageToken() + "' was not issued by this server");
-      }
-      var all = walk(fn, Digests.of(fn, request.getRootDigest()));
-      if (start > all.size()) {
-        throw GrpcErrors.invalid("page_token " + start + " is past the end of the tree");
-      }
-      int i = start;
-      do {
-        int end = Math.min(all.size(), i + pageSize);
-        var page = GetTreeResponse.newBuilder().addAllDirectories(all.subList(i, end));
-        if (end < all.size()) {
-          page.setNextPageToken(Integer.toString(end));
+      int start = pageToken(request.getPageToken());
+      var root = Digests.of(fn, request.getRootDigest());
+      var call = (io.grpc.stub.ServerCallStreamObserver<GetTreeResponse>) response;
+      call.setOnCancelHandler(() -> {});
+      var unused = offload.run(0, () -> walk(fn, root)).whenComplete((all, error) -> {
+        if (error != null) {
+          response.onError(GrpcErrors.exception(error));
+        } else if (start > all.size()) {
+          response.onError(GrpcErrors.invalid("page_token " + start + " is past the end of the tree"));
+        } else {
+          sendPages(response, all, start, pageSize);
         }
-        response.onNext(page.build());
-        i = end;
-      } while (i < all.size());
-      response.onCompleted();
+      });
     } catch (RuntimeException e) {
       response.onError(GrpcErrors.exception(e));
     }
   }
 
-  private List<Directory> walk(DigestFunction fn, Digest root) {
-    var out = new ArrayList<Directory>();
-    var queue = new ArrayList<>(List.of(root));
-    var seen = new HashSet<Digest>();
-    for (int i = 0; i < queue.size(); i++) {
-      var d = queue.get(i);
-      if (!seen.add(d)) {
-        continue;
-      }
-      var bytes = store.getBytes(d);
-      if (bytes.isEmpty()) {
-        continue;
-      }
-      try {
-        var dir = Directory.parseFrom(bytes.get());
-        out.add(dir);
-        for (var sub : dir.getDirectoriesList()) {
-          queue.add(Digests.of(fn, sub.getDigest()));
-        }
-      } catch (InvalidProtocolBufferException e) {
-        throw GrpcErrors.invalid("blob " + d + " is not a Directory");
-      }
+  private static int pageToken(String token) {
+    try {
+      return token.isEmpty() ? 0 : Integer.parseInt(token);
+    } catch (NumberFormatException e) {
+      throw GrpcErrors.invalid("page_token '" + token + "' was not issued by this server");
     }
-    return out;
+  }
+
+  private static void sendPages(StreamObserver<GetTreeResponse> response, List<Directory> all,
+      int start, int pageSize) {
+    int i = start;
+    do {
+      int end = Math.min(all.size(), i + pageSize);
+      var page = GetTreeResponse.newBuilder().addAllDirectories(all.subList(i, end));
+      if (end < all.size()) {
+        page.setNextPageToken(Integer.toString(end));
+      }
+      response.onNext(page.build());
+      i = end;
+    } while (i < all.size());
+    response.onCompleted();
+  }
+
+  /** The directories below {@code root} (missing ones left out); never more than GetTree pages. */
+  private List<Directory> walk(DigestFunction fn, Digest root) {
+    var walk = DirectoryWalk.from(store, fn, root, MAX_TREE, true);
+    if (!walk.complete()) {
+      throw GrpcErrors.invalid(walk.problem());
+    }
+    return walk.directories();
   }
 
   static com.google.rpc.Status toRpc(Status status) {

@@ -24,12 +24,8 @@ final class Digests {
           GrpcErrors.invalid("digest function " + requested + " is not supported (use SHA256, "
               + "SHA1, SHA384, SHA512 or BLAKE3)"));
     }
-    return switch (sampleHash.length()) {
-      case 40 -> DigestFunction.SHA1;
-      case 96 -> DigestFunction.SHA384;
-      case 128 -> DigestFunction.SHA512;
-      default -> config.forInstance(instance);
-    };
+    var inferred = config.infer(instance, sampleHash.length());
+    return inferred != null ? inferred : config.forInstance(instance); // the digest check says why
   }
 
   static Digest of(DigestFunction fn, build.bazel.remote.execution.v2.Digest d) {

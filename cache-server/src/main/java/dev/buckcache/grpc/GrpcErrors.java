@@ -1,10 +1,9 @@
 package dev.buckcache.grpc;
 
-import dev.buckcache.digest.InvalidDigestException;
+import dev.buckcache.storage.FailureKind;
 import dev.buckcache.storage.StorageException;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,30 +17,25 @@ final class GrpcErrors {
     return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
   }
 
+  /** A status a service set itself, else the one for the failure's {@link FailureKind}. */
   static Status status(Throwable t) {
-    while (t instanceof CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
+    t = FailureKind.unwrap(t);
     if (t instanceof StatusRuntimeException sre) {
       return sre.getStatus();
     }
     var message = t.getMessage();
-    if (t instanceof StorageException.ContentMismatch || t instanceof InvalidDigestException
-        || t instanceof IllegalArgumentException) {
-      return Status.INVALID_ARGUMENT.withDescription(message);
-    }
-    if (t instanceof StorageException.TooLarge) {
-      return Status.INVALID_ARGUMENT.withDescription(message);
-    }
-    if (t instanceof StorageException.StoreFull || t instanceof StorageException.Busy) {
-      return Status.RESOURCE_EXHAUSTED.withDescription(message);
-    }
-    if (t instanceof StorageException.Failure) {
-      log.error("storage failure serving a gRPC call", t);
-      return Status.INTERNAL.withDescription(message);
-    }
-    log.error("internal error serving a gRPC call", t);
-    return Status.INTERNAL.withDescription(t.toString());
+    return switch (FailureKind.of(t)) {
+      case INVALID, TOO_LARGE -> Status.INVALID_ARGUMENT.withDescription(message);
+      case NO_ROOM, BUSY -> Status.RESOURCE_EXHAUSTED.withDescription(message);
+      case INTERNAL -> {
+        if (t instanceof StorageException.Failure) {
+          log.error("storage failure serving a gRPC call", t);
+          yield Status.INTERNAL.withDescription(message);
+        }
+        log.error("internal error serving a gRPC call", t);
+        yield Status.INTERNAL.withDescription(t.toString());
+      }
+    };
   }
 
   static StatusRuntimeException exception(Throwable t) {

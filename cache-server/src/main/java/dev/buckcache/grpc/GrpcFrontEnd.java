@@ -1,7 +1,7 @@
 package dev.buckcache.grpc;
 
 import dev.buckcache.config.DigestConfig;
-import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.CacheStore;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -9,17 +9,21 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
+import dev.buckcache.storage.StorageExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The REAPI v2 cache front end (Capabilities, ContentAddressableStorage, ActionCache,
  * ByteStream, health, reflection) on grpc-java's Netty transport, set up for Buck2: a 32 MiB
  * inbound limit (Buck2 packs 4,000,000 bytes of payload plus overhead), and keepalive pings every
  * 10 s or more allowed even without calls (Buck2 pings every 30 s, idle or not).
+ *
+ * <p>Memory and work are bounded the way the HTTP side bounds them, by the same two limits: the
+ * services run on the event loop and send every store access to the shared storage executor, and
+ * each call claims from the shared in-flight byte budget what it holds (see {@link Offload}).
+ * What neither limit sees is a request message while grpc-java assembles it, before the service
+ * gets it: at most the 32 MiB message limit per open call, and per connection the flow-control
+ * window for calls whose next message has not been asked for (a Write asks for one at a time).
  */
 public final class GrpcFrontEnd implements AutoCloseable {
   public static final int MAX_INBOUND_MESSAGE = 32 << 20;
@@ -27,79 +31,92 @@ public final class GrpcFrontEnd implements AutoCloseable {
   private final Server server;
   /** The bridge's local server (gRPC on the HTTP port), or null. */
   private final Server local;
-  private final ExecutorService executor;
+  /** The executor this front end made for itself (test entry points), else null. */
+  private final StorageExecutor owned;
   private final ByteStreamService byteStream;
   private final HealthStatusManager health;
 
-  private GrpcFrontEnd(Server server, Server local, ExecutorService executor,
+  private GrpcFrontEnd(Server server, Server local, StorageExecutor owned,
       ByteStreamService byteStream, HealthStatusManager health) {
     this.server = server;
     this.local = local;
-    this.executor = executor;
+    this.owned = owned;
     this.byteStream = byteStream;
     this.health = health;
   }
 
   /** Builds the services over a store; the same services serve in-process tests. */
-  public static io.grpc.BindableService[] services(TieredStore store, DigestConfig digestConfig,
-      long maxBatchBytes) {
-    return services(store, new dev.buckcache.storage.ActionResults(store, store), digestConfig,
-        maxBatchBytes);
+  public static io.grpc.BindableService[] services(CacheStore store, StorageExecutor executor,
+      DigestConfig digestConfig, long maxBatchBytes) {
+    return services(store, new dev.buckcache.storage.ActionResults(store, store), executor,
+        digestConfig, maxBatchBytes);
   }
 
-  static io.grpc.BindableService[] services(TieredStore store,
-      dev.buckcache.storage.ActionResults results, DigestConfig digestConfig, long maxBatchBytes) {
+  static io.grpc.BindableService[] services(CacheStore store,
+      dev.buckcache.storage.ActionResults results, StorageExecutor executor,
+      DigestConfig digestConfig, long maxBatchBytes) {
     var digests = new Digests(digestConfig);
+    var offload = new Offload(executor);
     return new io.grpc.BindableService[] {
         new CapabilitiesService(maxBatchBytes),
-        new CasService(store, digests, maxBatchBytes),
-        new ActionCacheService(store, results, digests),
-        new ByteStreamService(store, digests)};
+        new CasService(store, digests, maxBatchBytes, offload),
+        new ActionCacheService(store, results, digests, offload),
+        new ByteStreamService(store, digests, offload)};
   }
 
-  public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
+  /** For tests: a front end with its own storage executor, closed when it stops. */
+  public static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
       DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.Authenticator authenticator,
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
       java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs)
       throws IOException {
-    return start(address, store, new dev.buckcache.storage.ActionResults(store, store), digests,
-        maxBatchBytes, dev.buckcache.auth.CallerResolver.deny(authenticator, certs),
-        strictReadScope, tls, null);
+    var executor = new StorageExecutor(8, 1024, 256L << 20);
+    try {
+      return start(address, store, new dev.buckcache.storage.ActionResults(store, store),
+          executor, true, digests, maxBatchBytes,
+          dev.buckcache.auth.CallerResolver.deny(authenticator, certs), strictReadScope, tls, null,
+          null);
+    } catch (IOException | RuntimeException e) {
+      executor.close();
+      throw e;
+    }
   }
 
   /**
-   * Starts with shared action-cache counters, the caller resolution shared with the HTTP front
-   * end, and, when given, metrics.
+   * Starts with shared action-cache counters, the storage executor and byte budget shared with
+   * the HTTP front end, the caller resolution shared with it too, and, when given, metrics.
    */
-  public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
-      dev.buckcache.storage.ActionResults results, DigestConfig digests, long maxBatchBytes,
-      dev.buckcache.auth.CallerResolver callerResolver, boolean strictReadScope,
-      io.netty.handler.ssl.SslContext tls, dev.buckcache.metrics.CacheMetrics metrics)
-      throws IOException {
-    return start(address, store, results, digests, maxBatchBytes, callerResolver,
-        strictReadScope, tls, metrics, null);
+  public static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
+      dev.buckcache.storage.ActionResults results, StorageExecutor executor, DigestConfig digests,
+      long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
+      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
+      dev.buckcache.metrics.CacheMetrics metrics) throws IOException {
+    return start(address, store, results, executor, false, digests, maxBatchBytes,
+        callerResolver, strictReadScope, tls, metrics, null);
   }
 
   /**
-   * Like the above; with a {@code bridge}, a second server with the same services, interceptors
-   * and executor also serves the gRPC connections the HTTP port relays to it.
+   * Like the above; with a {@code bridge}, a second server with the same services and
+   * interceptors also serves the gRPC connections the HTTP port relays to it.
    */
-  public static GrpcFrontEnd start(InetSocketAddress address, TieredStore store,
-      dev.buckcache.storage.ActionResults results, DigestConfig digests, long maxBatchBytes,
-      dev.buckcache.auth.CallerResolver callerResolver, boolean strictReadScope,
-      io.netty.handler.ssl.SslContext tls, dev.buckcache.metrics.CacheMetrics metrics,
-      LocalBridge bridge) throws IOException {
-    var counter = new AtomicInteger();
-    int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
-    var executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), r -> {
-          var t = new Thread(r, "buckcache-grpc-" + counter.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
-    executor.allowCoreThreadTimeOut(true);
+  @SuppressWarnings("TooManyParameters") // folded into a config record with the store API work
+  public static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
+      dev.buckcache.storage.ActionResults results, StorageExecutor executor, DigestConfig digests,
+      long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
+      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
+      dev.buckcache.metrics.CacheMetrics metrics, LocalBridge bridge) throws IOException {
+    return start(address, store, results, executor, false, digests, maxBatchBytes,
+        callerResolver, strictReadScope, tls, metrics, bridge);
+  }
+
+  @SuppressWarnings("TooManyParameters") // folded into a config record with the store API work
+  private static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
+      dev.buckcache.storage.ActionResults results, StorageExecutor executor, boolean owned,
+      DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
+      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
+      dev.buckcache.metrics.CacheMetrics metrics, LocalBridge bridge) throws IOException {
     var health = new HealthStatusManager();
-    var builder = configure(NettyServerBuilder.forAddress(address), executor)
+    var builder = configure(NettyServerBuilder.forAddress(address))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
     ByteStreamService byteStream = null;
@@ -108,7 +125,7 @@ public final class GrpcFrontEnd implements AutoCloseable {
     }
     var callers = new Callers(callerResolver, strictReadScope);
     var recorder = metrics == null ? null : new MetricsInterceptor(metrics);
-    for (var service : services(store, results, digests, maxBatchBytes)) {
+    for (var service : services(store, results, executor, digests, maxBatchBytes)) {
       // Health stays open for probes; every cache service sees who calls. The last interceptor
       // runs first: the outer recorder sees refused and malformed calls too, the inner one
       // (after auth) sees parsed messages.
@@ -127,22 +144,27 @@ public final class GrpcFrontEnd implements AutoCloseable {
     Server local = null;
     if (bridge != null) {
       try {
-        local = startLocal(bridge, server.getServices(), executor);
+        local = startLocal(bridge, server.getServices());
       } catch (IOException | RuntimeException e) {
         server.shutdownNow();
         throw e;
       }
     }
-    return new GrpcFrontEnd(server, local, executor, byteStream, health);
+    if (metrics != null) {
+      metrics.gauge("buckcache.grpc.parked.uploads", byteStream, ByteStreamService::parkedUploads);
+    }
+    return new GrpcFrontEnd(server, local, owned ? executor : null, byteStream, health);
   }
 
   /**
    * The limits, keepalive, executor and allocator of both servers: the TCP one, and the
    * bridge's local one.
    */
-  private static NettyServerBuilder configure(NettyServerBuilder builder, ExecutorService executor) {
+  private static NettyServerBuilder configure(NettyServerBuilder builder) {
     return builder
-        .executor(executor)
+        // Services run on the event loop and only check, parse and answer there: every store
+        // access goes to the bounded storage executor (Offload), as on the HTTP side.
+        .directExecutor()
         .maxInboundMessageSize(MAX_INBOUND_MESSAGE)
         // Receive window per stream: a 4 MB upload chunk should not stall on window updates.
         .flowControlWindow(8 << 20)
@@ -160,9 +182,8 @@ public final class GrpcFrontEnd implements AutoCloseable {
    * service objects behind the same interceptors; health and reflection included).
    */
   private static Server startLocal(LocalBridge bridge,
-      java.util.List<io.grpc.ServerServiceDefinition> services, ExecutorService executor)
-      throws IOException {
-    var builder = configure(bridge.serverBuilder(), executor);
+      java.util.List<io.grpc.ServerServiceDefinition> services) throws IOException {
+    var builder = configure(bridge.serverBuilder());
     services.forEach(builder::addService);
     return builder.build().start();
   }
@@ -170,6 +191,11 @@ public final class GrpcFrontEnd implements AutoCloseable {
   /** Both servers (the TCP one and the bridge's local one) have stopped. */
   public boolean isTerminated() {
     return server.isTerminated() && (local == null || local.isTerminated());
+  }
+
+  /** Uploads parked for resumption now. */
+  int parkedUploads() {
+    return byteStream.parkedUploads();
   }
 
   public InetSocketAddress address() {
@@ -200,7 +226,9 @@ public final class GrpcFrontEnd implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     byteStream.close();
-    executor.shutdownNow();
+    if (owned != null) {
+      owned.close();
+    }
   }
 
   private static void awaitOrCancel(Server s, long deadline) throws InterruptedException {

@@ -98,6 +98,11 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     current.begin();
   }
 
+  /** The exchange being served, or null between requests. */
+  Exchange current() {
+    return current;
+  }
+
   /** Called by the exchange when its response is written. */
   void done(Exchange exchange) {
     if (current != exchange) {

@@ -44,31 +44,21 @@ record CachePath(String instance, Kind kind, DigestFunction function, String has
     }
     var instance = kindSlash < 0 ? "" : path.substring(0, kindSlash);
     var hash = path.substring(slash + 1);
-    var function = functionFor(hash);
-    if (function == DigestFunction.SHA256) {
-      function = digests.forInstance(kindSlash < 0 ? "" : path.substring(0, kindSlash));
-    }
+    var function = functionFor(digests, instance, hash);
     if (instance.contains("//") || instance.contains("..")) {
       throw new Invalid(true, "malformed instance name '" + instance + "'");
     }
     return new CachePath(instance, kindText.equals("ac") ? Kind.AC : Kind.CAS, function, hash);
   }
 
-  private static DigestFunction functionFor(String hash) throws Invalid {
-    if (Hex.isLowerHex(hash)) {
-      var function = switch (hash.length()) {
-        case 64 -> DigestFunction.SHA256;
-        case 40 -> DigestFunction.SHA1;
-        case 96 -> DigestFunction.SHA384;
-        case 128 -> DigestFunction.SHA512;
-        default -> null;
-      };
-      if (function != null) {
-        return function;
-      }
+  private static DigestFunction functionFor(dev.buckcache.config.DigestConfig digests,
+      String instance, String hash) throws Invalid {
+    var function = Hex.isLowerHex(hash) ? digests.infer(instance, hash.length()) : null;
+    if (function != null) {
+      return function;
     }
     var shown = hash.length() > 140 ? hash.substring(0, 140) + "..." : hash;
     throw new Invalid(true, "malformed hash '" + shown + "': expected lower-case hex of length "
-        + "64 (SHA-256), 40 (SHA-1), 96 (SHA-384) or 128 (SHA-512)");
+        + "64 (SHA-256 or BLAKE3), 40 (SHA-1), 96 (SHA-384) or 128 (SHA-512)");
   }
 }

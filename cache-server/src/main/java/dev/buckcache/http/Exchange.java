@@ -16,7 +16,9 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 /**
  * One request and its response. Runs on the channel's event loop; storage work goes to the
@@ -75,13 +77,33 @@ abstract class Exchange {
 
   void writabilityChanged() {}
 
-  /** Completes on the event loop. */
+  /** Completes on the event loop, if the connection is still open. */
   final <T> void onLoop(CompletableFuture<T> future, BiConsumer<T, Throwable> then) {
-    var unused = future.whenComplete((v, e) -> ctx.executor().execute(() -> {
-      if (ctx.channel().isActive()) {
-        then.accept(v, e);
+    onLoop(future, then, v -> {});
+  }
+
+  /**
+   * Completes on the event loop, if the connection is still open; otherwise a successful result
+   * goes to {@code orphan}, which must release what it holds (an opened reader), since no one
+   * else ever will.
+   */
+  final <T> void onLoop(CompletableFuture<T> future, BiConsumer<T, Throwable> then,
+      Consumer<T> orphan) {
+    var unused = future.whenComplete((v, e) -> {
+      try {
+        ctx.executor().execute(() -> {
+          if (ctx.channel().isActive()) {
+            then.accept(v, e);
+          } else if (e == null) {
+            orphan.accept(v);
+          }
+        });
+      } catch (RejectedExecutionException closing) { // the event loop is shutting down
+        if (e == null) {
+          orphan.accept(v);
+        }
       }
-    }));
+    });
   }
 
   /** Tells a client waiting on {@code Expect: 100-continue} to send the body (once accepted). */
@@ -97,6 +119,9 @@ abstract class Exchange {
     var body = Unpooled.copiedBuffer(text + "\n", StandardCharsets.UTF_8);
     var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
     response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+    if (status.equals(HttpResponseStatus.SERVICE_UNAVAILABLE)) {
+      response.headers().set(HttpHeaderNames.RETRY_AFTER, HttpErrors.retryAfterSeconds());
+    }
     respond(response);
   }
 

@@ -5,7 +5,6 @@ import dev.buckcache.storage.AcEntry;
 import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.ActionResults;
 import dev.buckcache.storage.BlobReader;
-import dev.buckcache.storage.StorageException;
 import dev.buckcache.storage.StoredChunk;
 import dev.buckcache.storage.ZstdFrames;
 import io.netty.buffer.Unpooled;
@@ -58,7 +57,7 @@ final class GetExchange extends Exchange {
       return;
     }
     if (!zstd) {
-      var bytes = deps.store().peekMemory(path.function(), path.hash());
+      var bytes = deps.store().peek(path.function(), path.hash());
       if (bytes != null) {
         respondBlob(bytes);
         return;
@@ -73,6 +72,10 @@ final class GetExchange extends Exchange {
         respondBlob(opened.whole);
       } else {
         startStream(opened.reader);
+      }
+    }, opened -> { // the connection closed while the blob was opened: no one will read it
+      if (opened != null && opened.reader != null) {
+        deps.executor().release(opened.reader);
       }
     });
   }
@@ -193,25 +196,22 @@ final class GetExchange extends Exchange {
     closeReader();
   }
 
+  /** Closes the reader on the executor's closer thread: never refused, never on the loop. */
   private void closeReader() {
     var r = reader;
     reader = null;
     if (r != null) {
-      var unused = deps.executor().submit(() -> {
-        synchronized (r) {
-          r.close();
-        }
-        return null;
-      }).exceptionally(e -> {
-        if (e instanceof StorageException.Busy) { // refused: close here rather than leak it
-          synchronized (r) {
-            r.close();
-          }
-        } else {
-          log.warn("closing a reader of cas/{} failed: {}", path.hash(), e.toString());
-        }
-        return null;
-      });
+      deps.executor().release(new Closing(r));
+    }
+  }
+
+  /** Closes a reader under its lock, which a read holds too (see {@link #nextPiece}). */
+  private record Closing(BlobReader reader) implements AutoCloseable {
+    @Override
+    public void close() {
+      synchronized (reader) {
+        reader.close();
+      }
     }
   }
 

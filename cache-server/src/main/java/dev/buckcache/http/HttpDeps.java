@@ -2,7 +2,7 @@ package dev.buckcache.http;
 
 import dev.buckcache.storage.ActionResults;
 import dev.buckcache.storage.StorageExecutor;
-import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.CacheStore;
 import java.util.function.Supplier;
 
 /**
@@ -13,7 +13,7 @@ import java.util.function.Supplier;
  * @param status renders {@code /status}
  */
 record HttpDeps(
-    TieredStore store,
+    CacheStore store,
     ActionResults results,
     StorageExecutor executor,
     long maxBlobSize,

@@ -2,7 +2,7 @@ package dev.buckcache.http;
 
 import dev.buckcache.storage.ActionResults;
 import dev.buckcache.storage.StorageExecutor;
-import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.CacheStore;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -37,7 +37,7 @@ public final class HttpFrontEnd implements AutoCloseable {
   }
 
   /** Starts with fully assembled dependencies (shared counters, metrics). */
-  public static HttpFrontEnd start(InetSocketAddress address, TieredStore store,
+  public static HttpFrontEnd start(InetSocketAddress address, CacheStore store,
       ActionResults results, StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
       int maxConnections, dev.buckcache.config.DigestConfig digests,
       dev.buckcache.auth.CallerResolver callers, boolean strictReadScope,
@@ -53,7 +53,7 @@ public final class HttpFrontEnd implements AutoCloseable {
    * Like the above; with a {@code grpcBridge}, the port also serves gRPC: a connection that
    * opens with the HTTP/2 preface is handed to the handler it makes (given the TLS session).
    */
-  public static HttpFrontEnd start(InetSocketAddress address, TieredStore store,
+  public static HttpFrontEnd start(InetSocketAddress address, CacheStore store,
       ActionResults results, StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
       int maxConnections, dev.buckcache.config.DigestConfig digests,
       dev.buckcache.auth.CallerResolver callers, boolean strictReadScope,

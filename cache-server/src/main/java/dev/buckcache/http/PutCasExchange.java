@@ -17,6 +17,28 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.util.concurrent.CompletableFuture;
 
+/*
+ * Design notes
+ *
+ * Lane. All storage work of one upload (open the writer, each piece, the commit) runs as one
+ * chain of executor tasks, `lane`, which never completes exceptionally: a failure is kept in
+ * `failure` and later pieces skip. So the writer is only ever touched by one task at a time,
+ * and "after the lane" means after everything that could touch it.
+ *
+ * Release. Once the upload ends (committed, failed, refused with Busy, or the connection
+ * closed), finish() waits for the lane and then closes the writer through
+ * StorageExecutor.release (a no-op after a commit) and returns the budget claim. That path never
+ * needs a pool thread, so a saturated executor cannot leak a writer's pending seq and bytes.
+ * finish() runs once, on the event loop.
+ *
+ * Memory. Body pieces wait for the disk in the lane: up to PAUSE_AT (4 MiB) plus the piece that
+ * crossed it, then socket reads pause. The writer buffers one chunk before it reaches the disk,
+ * copies a direct piece to the heap (one piece), and a zstd upload adds the decoder's output
+ * buffer. An upload claims that window from the in-flight budget when the head arrives (each
+ * term capped by what the body can be); a window that does not fit is answered 503 with
+ * Retry-After before the body is read.
+ */
+
 /**
  * {@code PUT /cas/HASH}: streams the body into a verifying writer on the storage executor, one
  * piece after another, never holding the whole body. Socket reads pause while more than 4 MiB
@@ -26,12 +48,17 @@ import java.util.concurrent.CompletableFuture;
 final class PutCasExchange extends Exchange {
   private static final long PAUSE_AT = 4L << 20;
   private static final long RESUME_AT = 1L << 20;
+  /** What may wait for the disk: up to PAUSE_AT, plus the piece that crossed it. */
+  private static final long QUEUE_WINDOW = PAUSE_AT + HttpInitializer.MAX_CHUNK;
 
   private final CachePath path;
+  /** Set by the lane's first task; read by later tasks and after the lane (ordered by it). */
   private BlobWriter writer;
   private CompletableFuture<Void> lane;
   private volatile Throwable failure;
   private volatile boolean aborted;
+  private BodyClaim claim = BodyClaim.NONE;
+  private boolean finished;
   private long queuedBytes;
   private boolean paused;
 
@@ -45,8 +72,10 @@ final class PutCasExchange extends Exchange {
   void begin() {
     Digest digest;
     boolean zstd;
+    long length;
     try {
       zstd = Uploads.isZstd(request);
+      length = Uploads.contentLength(request);
       long size = Uploads.declaredSize(request, zstd);
       Uploads.checkLimit(size, deps.maxBlobSize());
       digest = new Digest(path.function(), path.hash(), size);
@@ -57,30 +86,55 @@ final class PutCasExchange extends Exchange {
       respondError(e);
       return;
     }
+    long window = Math.min(length, QUEUE_WINDOW)
+        + Math.min(length, HttpInitializer.MAX_CHUNK) // the writer's copy of a direct piece
+        + Math.min(digest.size(), deps.store().writeBufferBytes())
+        + (zstd ? ZstdUpload.OUTPUT_BUFFER : 0);
+    var claimed = BodyClaim.tryClaim(deps.executor(), window);
+    if (claimed == null) {
+      respondText(HttpResponseStatus.SERVICE_UNAVAILABLE,
+          BodyClaim.refusal(deps.executor(), window));
+      return;
+    }
+    claim = claimed;
     continueIfExpected();
-    lane = deps.executor().<Void>submit(() -> {
+    var opened = deps.executor().<Void>submit(() -> {
       var w = deps.store().newWriter(digest);
       writer = zstd ? new ZstdUpload(w) : w;
       return null;
     });
-    lane = lane.exceptionally(e -> {
+    lane = opened.exceptionally(e -> {
       failure = e;
       return null;
     });
     if (requestComplete()) { // Content-Length: 0, no body follows
       commit();
+    } else {
+      onLoop(opened, (v, e) -> answerEarly(e));
+    }
+  }
+
+  /**
+   * The executor refused to open the writer (Busy): answer 503 now, not after the whole body.
+   * Other failures (store full) are answered once the body is in, as before, so the client
+   * reads the answer on a connection that stays usable.
+   */
+  private void answerEarly(Throwable e) {
+    if (HttpErrors.unwrap(e) instanceof StorageException.Busy && !finished && !responded()) {
+      finish();
+      respondError(e);
     }
   }
 
   @Override
   void onContent(HttpContent content) {
-    if (lane == null) { // rejected in begin(): drop the body
+    if (lane == null || finished) { // refused, or already answered: drop the body
       super.onContent(content);
       return;
     }
     boolean last = content instanceof LastHttpContent;
     int n = content.content().readableBytes();
-    if (n > 0) {
+    if (n > 0 && failure == null) {
       enqueue(content, n);
     } else {
       content.release();
@@ -116,6 +170,11 @@ final class PutCasExchange extends Exchange {
     var unused = lane.whenComplete((v, e) -> ctx.executor().execute(() -> drained(n)));
   }
 
+  /** Body bytes handed to the storage executor and not yet written (event loop only). */
+  long queuedBytes() {
+    return queuedBytes;
+  }
+
   private void drained(int n) {
     queuedBytes -= n;
     if (paused && queuedBytes < RESUME_AT && !requestComplete()) {
@@ -128,13 +187,14 @@ final class PutCasExchange extends Exchange {
     var done = lane.thenCompose(v -> deps.executor().<Void>submit(() -> {
       var problem = failure;
       if (problem != null) {
-        closeWriter();
         throw problem instanceof RuntimeException re ? re : new StorageException.Failure(
             HttpErrors.message(problem), problem);
       }
       writer.commit();
       return null;
     }));
+    lane = done.handle((v, e) -> null);
+    finish(); // also when the commit was refused (Busy): the writer is closed all the same
     onLoop(done, (v, e) -> {
       if (e != null) {
         respondError(e);
@@ -144,25 +204,26 @@ final class PutCasExchange extends Exchange {
     });
   }
 
-  private void closeWriter() {
-    if (writer != null) {
-      writer.close();
+  /** After the lane: closes the writer (a no-op once committed) and returns the claim. */
+  private void finish() {
+    if (finished) {
+      return;
     }
+    finished = true;
+    var unused = lane.whenComplete((v, e) -> {
+      var w = writer;
+      if (w != null) {
+        deps.executor().release(w);
+      }
+      claim.release();
+    });
   }
 
   @Override
   void abort() {
     aborted = true;
     if (lane != null) {
-      var unused = lane.whenComplete((v, e) -> deps.executor().submit(() -> {
-        closeWriter();
-        return null;
-      }).exceptionally(refused -> {
-        if (refused instanceof StorageException.Busy) { // close here rather than leak the writer
-          closeWriter();
-        }
-        return null;
-      }));
+      finish();
     }
   }
 
@@ -220,9 +281,13 @@ final class PutCasExchange extends Exchange {
     }
 
     static void checkLimit(long size, long limit) throws Rejected {
+      checkLimit(size, limit, "max_blob_size");
+    }
+
+    static void checkLimit(long size, long limit, String which) throws Rejected {
       if (size > limit) {
         throw new Rejected(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-            "body of " + size + " bytes is over the " + limit + "-byte limit (max_blob_size)");
+            "body of " + size + " bytes is over the " + limit + "-byte limit (" + which + ")");
       }
     }
   }

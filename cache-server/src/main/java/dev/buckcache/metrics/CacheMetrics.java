@@ -3,6 +3,7 @@ package dev.buckcache.metrics;
 import static java.util.Objects.requireNonNull;
 
 import dev.buckcache.storage.ActionResults;
+import dev.buckcache.storage.StorageExecutor;
 import dev.buckcache.storage.TieredStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -84,6 +85,12 @@ public final class CacheMetrics {
         .description("CAS blobs and action-cache entries on disk").register(registry);
     Gauge.builder("buckcache.store.uploading", store, s -> s.stats().disk().uploadingBytes())
         .baseUnit("bytes").description("bytes of uploads in progress").register(registry);
+    Gauge.builder("buckcache.store.open.readers", store, TieredStore::openReaders)
+        .description("disk readers open now; stays above 0 when idle only if one leaked")
+        .register(registry);
+    Gauge.builder("buckcache.store.open.writers", store, TieredStore::openWriters)
+        .description("uploads writing to disk now; stays above 0 when idle only if one leaked")
+        .register(registry);
     Gauge.builder("buckcache.memory.used", store, s -> s.stats().memoryBytes()).baseUnit("bytes")
         .register(registry);
     FunctionCounter.builder("buckcache.evictions", store, s -> s.stats().disk().evictedEntries())
@@ -102,6 +109,18 @@ public final class CacheMetrics {
             s.reads(true, TieredStore.Tier.MEMORY) + s.reads(true, TieredStore.Tier.DISK),
             s.reads(true, TieredStore.Tier.MISS)))
         .tag("kind", "cas").description("CAS reads that found their blob, since start").register(registry);
+  }
+
+  /**
+   * Meters the storage executor's in-flight byte budget ({@code buckcache_inflight_bytes}):
+   * request bytes both front ends hold in memory now, under {@code storage.max_inflight_bytes}.
+   */
+  public void bindExecutor(StorageExecutor executor) {
+    Gauge.builder("buckcache.inflight", executor, StorageExecutor::inflightBytes).baseUnit("bytes")
+        .description("request bytes held in memory now (claimed from storage.max_inflight_bytes)")
+        .register(registry);
+    Gauge.builder("buckcache.inflight.max", executor, StorageExecutor::maxInflightBytes)
+        .baseUnit("bytes").description("storage.max_inflight_bytes").register(registry);
   }
 
   private void bindActionCache(ActionResults results) {
@@ -190,5 +209,10 @@ public final class CacheMetrics {
       return "client_error";
     }
     return method.equals("GET") || method.equals("HEAD") ? "hit" : "ok";
+  }
+
+  /** A gauge whose source lives in a front end (e.g. gRPC uploads parked for resumption). */
+  public <T> void gauge(String name, T source, java.util.function.ToDoubleFunction<T> value) {
+    Gauge.builder(name, source, value).register(registry);
   }
 }

@@ -53,6 +53,7 @@ public final class BuckcacheServer implements AutoCloseable {
     this.results = new dev.buckcache.storage.ActionResults(store, store);
     this.metrics = new dev.buckcache.metrics.CacheMetrics(registry, store, results,
         new dev.buckcache.metrics.AccessLog(config.accessLog()));
+    this.metrics.bindExecutor(executor);
   }
 
   /** Opens the store and starts serving. */
@@ -64,7 +65,7 @@ public final class BuckcacheServer implements AutoCloseable {
         s.compression() == Compression.ZSTD, s.zstdLevel(), DiskSettings.DEFAULT_CHUNK_SIZE);
     var store = TieredStore.open(disk, s.memorySize(), s.maxBlobSize());
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
-    var executor = new StorageExecutor(threads, 4096, 256L << 20);
+    var executor = new StorageExecutor(threads, 4096, s.maxInflightBytes());
     var server = new BuckcacheServer(config, store, executor);
     server.openMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
     Authenticator authenticator;
@@ -107,7 +108,7 @@ public final class BuckcacheServer implements AutoCloseable {
           + " (http.address): " + e.getMessage(), e);
     }
     try {
-      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, server.results,
+      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, server.results, executor,
           config.digests(), config.grpcMaxBatchBytes(), callers, strict, grpcTls, server.metrics,
           server.bridge);
     } catch (java.io.IOException | RuntimeException e) {
@@ -181,7 +182,7 @@ public final class BuckcacheServer implements AutoCloseable {
 
   String statusJson() {
     var v = BuckcacheServer.class.getPackage().getImplementationVersion();
-    return StatusJson.render(store.stats(), started, java.time.Instant.now(), v == null ? "dev" : v);
+    return StatusJson.render(store.stats(), executor.inflightBytes(), started, java.time.Instant.now(), v == null ? "dev" : v);
   }
 
   public TieredStore store() {

@@ -11,7 +11,8 @@ import java.time.Instant;
 final class StatusJson {
   private StatusJson() {}
 
-  static String render(StoreStats s, Instant started, Instant now, String version) {
+  static String render(StoreStats s, long inflightBytes, Instant started, Instant now,
+      String version) {
     var d = s.disk();
     long hits = s.memoryHits() + s.diskHits();
     long lookups = hits + s.misses();
@@ -24,6 +25,9 @@ final class StatusJson {
         + field("UptimeSeconds", Duration.between(started, now).toSeconds()) + ","
         + field("BudgetBytes", d.budgetBytes()) + ","
         + field("UploadingBytes", d.uploadingBytes()) + ","
+        + field("OpenReaders", s.openReaders()) + ","
+        + field("OpenWriters", s.openWriters()) + ","
+        + field("InflightBytes", inflightBytes) + ","
         + field("Evictions", d.evictedEntries()) + ","
         + field("EvictedBytes", d.evictedBytes()) + ","
         + field("MemoryEntries", s.memoryEntries()) + ","

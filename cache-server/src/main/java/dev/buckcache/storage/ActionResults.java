@@ -141,25 +141,11 @@ public final class ActionResults {
   }
 
   private String walkDirectories(DigestFunction fn, Digest root, Set<Digest> refs) {
-    var queue = new ArrayList<>(List.of(root));
-    for (int i = 0; i < queue.size(); i++) {
-      if (i >= MAX_DIRECTORIES) {
-        return "output directory has more than " + MAX_DIRECTORIES + " directories";
-      }
-      var bytes = cas.getBytes(queue.get(i));
-      if (bytes.isEmpty()) {
-        return "directory " + queue.get(i) + " is missing";
-      }
-      try {
-        var directory = Directory.parseFrom(bytes.get());
-        addFiles(fn, directory, refs);
-        for (var sub : directory.getDirectoriesList()) {
-          queue.add(digest(fn, sub.getDigest()));
-        }
-      } catch (InvalidProtocolBufferException e) {
-        return "blob " + queue.get(i) + " is not a Directory";
-      }
+    var walk = DirectoryWalk.from(cas, fn, root, MAX_DIRECTORIES, false);
+    if (!walk.complete()) {
+      return "output directory: " + walk.problem();
     }
+    walk.directories().forEach(directory -> addFiles(fn, directory, refs));
     return "";
   }
 

@@ -2,14 +2,16 @@ package dev.buckcache.storage;
 
 import dev.buckcache.storage.disk.DiskTier;
 
-/** A reader over a disk-tier chunk stream. */
+/** A reader over a disk-tier chunk stream; counted as open until its first close. */
 final class DiskReader implements BlobReader {
   private final long size;
   private final DiskTier.ChunkStream stream;
+  private final OpenCounter.Handle counted;
 
-  DiskReader(long size, DiskTier.ChunkStream stream) {
+  DiskReader(long size, DiskTier.ChunkStream stream, OpenCounter counter) {
     this.size = size;
     this.stream = stream;
+    this.counted = counter.open();
   }
 
   @Override
@@ -29,6 +31,10 @@ final class DiskReader implements BlobReader {
 
   @Override
   public void close() {
-    stream.close();
+    try {
+      stream.close();
+    } finally {
+      counted.close();
+    }
   }
 }

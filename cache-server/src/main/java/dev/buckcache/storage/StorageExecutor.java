@@ -3,22 +3,37 @@ package dev.buckcache.storage;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Where front ends run storage work, never on their event loops. The pool and its queue are
  * bounded: when both are full a call fails at once with {@link StorageException.Busy} (HTTP 503,
- * gRPC RESOURCE_EXHAUSTED) instead of queueing without limit. A separate cap on bytes held by
- * uploads in flight protects the heap.
+ * gRPC RESOURCE_EXHAUSTED) instead of queueing without limit.
+ *
+ * <p>Two more duties, both shared by HTTP and gRPC:
+ * <ul>
+ *   <li>The in-flight byte budget ({@code storage.max_inflight_bytes}): every request body or
+ *       message a front end holds in memory is claimed with {@link #tryAcquireBytes} before it
+ *       is read and released when it is stored or dropped. A claim that does not fit fails at
+ *       once, so the caller can answer 503 / RESOURCE_EXHAUSTED instead of running out of heap.
+ *   <li>Releasing readers and writers ({@link #release}). A close must never depend on the pool
+ *       having room: it runs on its own thread, whose queue is unbounded because every entry is
+ *       an open reader or writer that already exists.
+ * </ul>
  */
 public final class StorageExecutor implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(StorageExecutor.class);
   private final ThreadPoolExecutor pool;
   private final long maxInflightBytes;
   private final AtomicLong inflightBytes = new AtomicLong();
+  private final ThreadPoolExecutor closer;
 
   public StorageExecutor(int threads, int queueLength, long maxInflightBytes) {
     var counter = new AtomicInteger();
@@ -30,6 +45,32 @@ public final class StorageExecutor implements AutoCloseable {
         });
     this.pool.allowCoreThreadTimeOut(true);
     this.maxInflightBytes = maxInflightBytes;
+    this.closer = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+        r -> {
+          var t = new Thread(r, "buckcache-storage-closer");
+          t.setDaemon(true);
+          return t;
+        });
+  }
+
+  /**
+   * Closes {@code resource} off the caller's thread, never refused (until {@link #close}, after
+   * which it closes on the caller's thread). A failing close is logged, not thrown.
+   */
+  public void release(AutoCloseable resource) {
+    try {
+      closer.execute(() -> closeQuietly(resource));
+    } catch (RejectedExecutionException e) {
+      closeQuietly(resource);
+    }
+  }
+
+  private static void closeQuietly(AutoCloseable resource) {
+    try {
+      resource.close();
+    } catch (Exception e) {
+      log.warn("releasing {} failed: {}", resource, e.toString());
+    }
   }
 
   /** Runs {@code work} on the pool; the future fails with Busy when the pool is saturated. */
@@ -50,11 +91,21 @@ public final class StorageExecutor implements AutoCloseable {
     return future;
   }
 
-  /** Claims room for {@code bytes} buffered upload bytes; false when the cap is reached. */
+  /**
+   * Claims room for {@code bytes} request bytes about to be held in memory; false, claiming
+   * nothing, when they do not fit under the cap. A claim larger than the cap succeeds only while
+   * nothing else is held, so one request up to the protocol's own limit can always go through.
+   * Every successful claim must be returned once with {@link #releaseBytes}.
+   *
+   * @throws IllegalArgumentException if {@code bytes} is negative
+   */
   public boolean tryAcquireBytes(long bytes) {
+    if (bytes < 0) {
+      throw new IllegalArgumentException("cannot claim " + bytes + " bytes");
+    }
     while (true) {
       long now = inflightBytes.get();
-      if (now + bytes > maxInflightBytes && now > 0) {
+      if (now > 0 && bytes > maxInflightBytes - now) { // (no now + bytes: it could overflow)
         return false;
       }
       if (inflightBytes.compareAndSet(now, now + bytes)) {
@@ -63,26 +114,45 @@ public final class StorageExecutor implements AutoCloseable {
     }
   }
 
+  /** Returns bytes claimed with {@link #tryAcquireBytes}. */
   public void releaseBytes(long bytes) {
     inflightBytes.addAndGet(-bytes);
   }
 
+  /** Bytes claimed now (the gauge {@code buckcache.inflight}). */
   public long inflightBytes() {
     return inflightBytes.get();
+  }
+
+  /** The cap, {@code storage.max_inflight_bytes}. */
+  public long maxInflightBytes() {
+    return maxInflightBytes;
   }
 
   public int queued() {
     return pool.getQueue().size();
   }
 
-  /** Stops taking work and waits up to {@code timeout} for what was accepted. */
+  /**
+   * Stops taking work and waits up to {@code timeout} for what was accepted, then for the
+   * releases that work queued.
+   */
   public boolean shutdown(long timeout, TimeUnit unit) throws InterruptedException {
+    long deadline = System.nanoTime() + unit.toNanos(timeout);
     pool.shutdown();
-    return pool.awaitTermination(timeout, unit);
+    boolean done = pool.awaitTermination(timeout, unit);
+    closer.shutdown();
+    return closer.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
+        && done;
   }
 
+  /** Cancels queued work; releases still queued run here, so none is lost. */
   @Override
   public void close() {
     pool.shutdownNow();
+    closer.shutdown();
+    for (var close : closer.shutdownNow()) {
+      close.run();
+    }
   }
 }

@@ -6,6 +6,9 @@ import dev.buckcache.storage.disk.DiskStats;
  * Both tiers' accounting and CAS read outcomes since start. The hits and misses count CAS reads
  * only (action-cache reads have their own counters), the same counters as
  * {@code buckcache_store_reads_total{kind="cas"}}, so the status page and Prometheus agree.
+ *
+ * @param openReaders disk readers not yet closed
+ * @param openWriters disk writes neither committed nor aborted
  */
 public record StoreStats(
     DiskStats disk,
@@ -13,4 +16,6 @@ public record StoreStats(
     long memoryBytes,
     long memoryHits,
     long diskHits,
-    long misses) {}
+    long misses,
+    long openReaders,
+    long openWriters) {}

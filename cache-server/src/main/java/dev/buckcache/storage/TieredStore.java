@@ -26,16 +26,20 @@ import java.util.concurrent.atomic.LongAdder;
  */
 
 /** The store both front ends use: CAS blobs and action-cache entries over memory and disk tiers. */
-public final class TieredStore implements BlobStore, ActionCache, AutoCloseable {
+public final class TieredStore implements CacheStore, AutoCloseable {
   private final DiskTier disk;
   private final MemoryTier memory;
   private final long maxBlobSize;
   private final TierCounters counters = new TierCounters();
+  private final OpenCounter openReaders = new OpenCounter();
+  private final OpenCounter openWriters = new OpenCounter();
+  private final int chunkSize;
 
   private TieredStore(DiskSettings disk, long memorySize, long maxBlobSize) {
     long maxMemoryEntry = Math.min(disk.chunkSize(), Math.max(0, memorySize / 64));
     this.memory = new MemoryTier(memorySize, maxMemoryEntry, ForkJoinPool.commonPool());
     this.maxBlobSize = maxBlobSize;
+    this.chunkSize = disk.chunkSize();
     this.disk = DiskTier.open(disk, new DiskListener() {
       @Override
       public void evicted(List<StoreKey> keys) {
@@ -112,11 +116,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     return openKey(StoreKey.cas(digest), digest.size(), offset);
   }
 
-  /**
-   * Opens a blob known only by hash (bazel-remote's HTTP paths carry no size), from offset 0.
-   *
-   * @throws dev.buckcache.digest.InvalidDigestException if the hash is malformed
-   */
+  @Override
   public Optional<BlobReader> openHash(DigestFunction function, String hash) {
     var probe = new Digest(function, hash, 0);
     if (probe.isEmpty()) {
@@ -125,11 +125,9 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     return openKey(StoreKey.cas(probe), -1, 0);
   }
 
-  /**
-   * The blob's bytes if the memory tier holds them; never touches the disk, so an event loop may
-   * call it.
-   */
-  public byte[] peekMemory(DigestFunction function, String hash) {
+  /** The blob's bytes if the memory tier holds them; never touches the disk. */
+  @Override
+  public byte[] peek(DigestFunction function, String hash) {
     var key = StoreKey.cas(new Digest(function, hash, 0));
     var hit = memoryHit(key);
     if (hit != null) {
@@ -165,7 +163,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
       return Optional.empty();
     }
     counters.diskHit(key);
-    return Optional.of(new DiskReader(entry.size(), stream));
+    return Optional.of(new DiskReader(entry.size(), stream, openReaders));
   }
 
   @Override
@@ -204,7 +202,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
       return Optional.empty();
     }
     counters.diskHit(key);
-    try (var reader = new DiskReader(located[0].size(), stream)) {
+    try (var reader = new DiskReader(located[0].size(), stream, openReaders)) {
       return Optional.of(new AcEntry(kindOf(located[0].kind()), readAll(reader)));
     }
   }
@@ -287,7 +285,24 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
   /** Accounting of both tiers. */
   public StoreStats stats() {
     return new StoreStats(disk.stats(), memory.entries(), memory.weightedBytes(),
-        reads(true, Tier.MEMORY), reads(true, Tier.DISK), reads(true, Tier.MISS));
+        reads(true, Tier.MEMORY), reads(true, Tier.DISK), reads(true, Tier.MISS),
+        openReaders(), openWriters());
+  }
+
+  /** Disk readers not yet closed (each holds a RocksDB iterator). */
+  public long openReaders() {
+    return openReaders.count();
+  }
+
+  /** Disk writes neither committed nor aborted (each holds a pending seq and its bytes). */
+  public long openWriters() {
+    return openWriters.count();
+  }
+
+  /** One chunk: what a disk write buffers before it reaches RocksDB. */
+  @Override
+  public int writeBufferBytes() {
+    return chunkSize;
   }
 
   /** The disk tier, for operations and tests. */
@@ -314,11 +329,13 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     private byte[] copy;
     private int copied;
     private long total;
+    private final OpenCounter.Handle counted;
 
     DiskSink(StoreKey key, byte kind, dev.buckcache.storage.disk.DiskWrite write) {
       this.key = key;
       this.kind = kind;
       this.write = write;
+      this.counted = openWriters.open();
     }
 
     @Override
@@ -354,6 +371,7 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
     @Override
     public void commit() {
       write.commit();
+      counted.close();
       if (copy != null && copied == total) {
         var bytes = copy.length == copied ? copy : java.util.Arrays.copyOf(copy, copied);
         var entry = disk.find(key);
@@ -363,7 +381,11 @@ public final class TieredStore implements BlobStore, ActionCache, AutoCloseable 
 
     @Override
     public void abort() {
-      write.abort();
+      try {
+        write.abort();
+      } finally {
+        counted.close();
+      }
     }
 
     @Override

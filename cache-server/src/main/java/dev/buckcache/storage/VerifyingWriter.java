@@ -110,7 +110,12 @@ final class VerifyingWriter implements BlobWriter {
       throw new StorageException.ContentMismatch(message);
     }
     finished = true;
-    sink.commit();
+    try {
+      sink.commit();
+    } catch (RuntimeException e) {
+      sink.abort(); // e.g. no room for the last chunk: the pending write must not outlive us
+      throw e;
+    }
   }
 
   /** One line: what the content hashes to, and whether the other 64-hex function explains it. */

@@ -10,9 +10,12 @@ import java.nio.ByteBuffer;
  * nothing. Commit fails if the stream ended mid-frame.
  */
 public final class ZstdUpload implements BlobWriter {
+  /** Decompressed bytes held between the decoder and the inner writer. */
+  public static final int OUTPUT_BUFFER = 128 * 1024;
+
   private final BlobWriter inner;
   private final ZstdDecompressCtx ctx = new ZstdDecompressCtx();
-  private final ByteBuffer out = ByteBuffer.allocate(128 * 1024);
+  private final ByteBuffer out = ByteBuffer.allocate(OUTPUT_BUFFER);
   private long compressedBytes;
   private boolean frameComplete = true;
   private boolean closed;

@@ -25,6 +25,15 @@ class ConfigLoaderTest {
     assertThat(c.storage().memorySize()).isEqualTo(512_000_000L);
     assertThat(c.storage().compression()).isEqualTo(Compression.ZSTD);
     assertThat(c.shutdownGrace()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.storage().maxInflightBytes()).as("a quarter of the heap").isEqualTo(2L << 30);
+  }
+
+  @Test
+  void load_maxInflightBytes_sizeOrAuto() {
+    assertThat(loader.load(null, Map.of("storage.max_inflight_bytes", "64MiB")).storage()
+        .maxInflightBytes()).isEqualTo(64L << 20);
+    assertThat(loader.load(null, Map.of("storage.max_inflight_bytes", "AUTO")).storage()
+        .maxInflightBytes()).isEqualTo(2L << 30);
   }
 
   @Test
@@ -64,6 +73,8 @@ class ConfigLoaderTest {
       "storage.compression|lz4|not one of zstd, none",
       "storage.zstd_level|30|must be 1 to 19",
       "storage.memory_size|6GB|more than half the JVM heap",
+      "storage.max_inflight_bytes|6GB|more than half the JVM heap",
+      "storage.max_inflight_bytes|100KB|must be at least 1MiB",
       "server.shutdown_grace|soon|not a duration"})
   void load_badFlag_oneLineNamingTheKey(String key, String value, String message) {
     assertThatThrownBy(() -> loader.load(null, Map.of(key, value)))

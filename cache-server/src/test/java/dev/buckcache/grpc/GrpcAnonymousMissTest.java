@@ -61,6 +61,8 @@ class GrpcAnonymousMissTest {
   @TempDir Path dir;
   private TieredStore store;
   private GrpcFrontEnd server;
+  private final dev.buckcache.storage.StorageExecutor executor =
+      new dev.buckcache.storage.StorageExecutor(4, 1000, 256L << 20);
   private ManagedChannel channel;
   private TestTokens tokens;
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -82,7 +84,7 @@ class GrpcAnonymousMissTest {
     var callers = new CallerResolver(tokens.authenticator, Anonymous.MISS, peer -> null,
         (protocol, reason) -> metrics.authFailure(protocol, reason.name()), Ticker.systemTicker(),
         warnings::add);
-    server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results,
+    server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results, executor,
         CacheContractTest.DIGESTS, 4_000_000, callers, false, null, metrics);
     channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();
     fill();
@@ -92,6 +94,7 @@ class GrpcAnonymousMissTest {
   void stop() throws Exception {
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     server.close();
+    executor.close();
     var report = DiskAudit.run(store.disk());
     store.close();
     assertThat(report.problems()).isEmpty();

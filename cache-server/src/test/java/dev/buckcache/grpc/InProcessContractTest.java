@@ -1,5 +1,6 @@
 package dev.buckcache.grpc;
 
+import dev.buckcache.storage.StorageExecutor;
 import dev.buckcache.storage.TieredStore;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -10,12 +11,13 @@ import java.util.concurrent.TimeUnit;
 /** The contract over grpc-java's in-process transport. */
 class InProcessContractTest extends CacheContractTest {
   private Server server;
+  private final StorageExecutor executor = new StorageExecutor(4, 1000, 256L << 20);
 
   @Override
   ManagedChannel start(TieredStore store) throws Exception {
     var name = InProcessServerBuilder.generateName();
     var builder = InProcessServerBuilder.forName(name).maxInboundMessageSize(GrpcFrontEnd.MAX_INBOUND_MESSAGE);
-    for (var s : GrpcFrontEnd.services(store, DIGESTS, BATCH)) {
+    for (var s : GrpcFrontEnd.services(store, executor, DIGESTS, BATCH)) {
       builder.addService(s);
     }
     server = builder.build().start();
@@ -25,5 +27,6 @@ class InProcessContractTest extends CacheContractTest {
   @Override
   void stop() throws Exception {
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    executor.close();
   }
 }

@@ -26,7 +26,7 @@ final class SharedPort {
   SharedPort(TieredStore store, CallerResolver callers, TlsMaterial tls, Duration idleTimeout)
       throws Exception {
     var results = new ActionResults(store, store);
-    grpc = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results,
+    grpc = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results, executor,
         CacheContractTest.DIGESTS, CacheContractTest.BATCH, callers, false,
         tls == null ? null : tls.grpcContext(), null, bridge);
     http = HttpFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results, executor,

@@ -27,8 +27,9 @@ import java.util.List;
  */
 final class HttpHarness implements AutoCloseable {
   final TieredStore store;
-  final StorageExecutor executor = new StorageExecutor(4, 1000, 64L << 20);
+  final StorageExecutor executor;
   EmbeddedChannel channel;
+  private final List<EmbeddedChannel> extra = new ArrayList<>();
   private final EmbeddedChannel client = new EmbeddedChannel(
       new HttpResponseDecoder(), new HttpObjectAggregator(64 << 20));
   private final StringBuilder raw = new StringBuilder();
@@ -46,6 +47,18 @@ final class HttpHarness implements AutoCloseable {
   }
 
   HttpHarness(Path dir, long maxBlobSize, dev.buckcache.auth.CallerResolver callers) {
+    this(dir, maxBlobSize, callers, new StorageExecutor(4, 1000, 64L << 20));
+  }
+
+  /** Over a given executor (its pool, queue and in-flight byte budget). */
+  HttpHarness(Path dir, long maxBlobSize, StorageExecutor executor) {
+    this(dir, maxBlobSize, dev.buckcache.auth.CallerResolver.deny(
+        dev.buckcache.auth.Authenticator.NONE, peer -> null), executor);
+  }
+
+  HttpHarness(Path dir, long maxBlobSize, dev.buckcache.auth.CallerResolver callers,
+      StorageExecutor executor) {
+    this.executor = executor;
     this.callers = callers;
     this.maxBlobSize = maxBlobSize;
     store = TieredStore.open(new DiskSettings(dir, 256L << 20, 0.8, true, 1, 64 * 1024),
@@ -63,6 +76,88 @@ final class HttpHarness implements AutoCloseable {
         .setMaxInitialLineLength(HttpInitializer.MAX_INITIAL_LINE)
         .setMaxHeaderSize(HttpInitializer.MAX_HEADER_SIZE)
         .setMaxChunkSize(HttpInitializer.MAX_CHUNK)), new CacheHttpHandler(deps, java.time.Duration.ofSeconds(60)));
+  }
+
+  /** Another connection to the same server, driven by the test with {@link #send(EmbeddedChannel, String)}. */
+  EmbeddedChannel connect() {
+    var c = newChannel(maxBlobSize);
+    extra.add(c);
+    return c;
+  }
+
+  static void send(EmbeddedChannel c, String head, byte[] body) {
+    var bytes = head.replace("\n", "\r\n").getBytes(StandardCharsets.ISO_8859_1);
+    var buf = Unpooled.buffer(bytes.length + (body == null ? 0 : body.length));
+    buf.writeBytes(bytes);
+    if (body != null) {
+      buf.writeBytes(body);
+    }
+    c.writeInbound(buf);
+  }
+
+  static void send(EmbeddedChannel c, String head) {
+    send(c, head, null);
+  }
+
+  /** Raw response text of an extra connection, once it contains {@code marker} (or after 30 s). */
+  static String rawUntil(EmbeddedChannel c, String marker) {
+    var text = new StringBuilder();
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    while (!text.toString().contains(marker) && System.nanoTime() < deadline) {
+      c.runPendingTasks();
+      for (ByteBuf b = c.readOutbound(); b != null; b = c.readOutbound()) {
+        text.append(b.toString(StandardCharsets.ISO_8859_1));
+        b.release();
+      }
+      sleep();
+    }
+    return text.toString();
+  }
+
+  /** Runs every connection's event-loop tasks, so storage callbacks land. */
+  void pumpAll() {
+    pump();
+    for (var c : extra) {
+      c.runPendingTasks();
+    }
+  }
+
+  /**
+   * Waits (bounded, polling) until nothing is held: no open reader or writer, no upload bytes
+   * pending on disk, no bytes claimed from the in-flight budget. Then asserts it, so a leak
+   * fails with the numbers.
+   */
+  void awaitQuiet() {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!quiet() && System.nanoTime() < deadline) {
+      pumpAll();
+      sleep();
+    }
+    var s = store.stats();
+    assertThat(new long[] {s.openReaders(), s.openWriters(), s.disk().uploadingBytes(),
+        executor.inflightBytes()})
+        .as("open readers, open writers, uploading bytes, in-flight bytes").containsOnly(0L);
+  }
+
+  /** Pumps every connection until {@code condition} holds; fails after 10 s. */
+  void await(String what, java.util.function.BooleanSupplier condition) {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+      pumpAll();
+      sleep();
+    }
+    assertThat(condition.getAsBoolean()).as(what).isTrue();
+  }
+
+  private boolean quiet() {
+    var s = store.stats();
+    return s.openReaders() == 0 && s.openWriters() == 0 && s.disk().uploadingBytes() == 0
+        && executor.inflightBytes() == 0;
+  }
+
+  /** The exchange the connection is serving, for tests that look at what it holds. */
+  static Exchange current(EmbeddedChannel c) {
+    return c.pipeline().get(CacheHttpHandler.class).current();
   }
 
   /** A new connection (after the server closed one); raw text read so far is dropped. */
@@ -163,7 +258,9 @@ final class HttpHarness implements AutoCloseable {
       }
     });
     channel.finishAndReleaseAll();
+    extra.forEach(EmbeddedChannel::finishAndReleaseAll);
     client.finishAndReleaseAll();
+    awaitQuiet(); // every test ends with nothing held: no leaked reader, writer or claim
     executor.close();
     var report = DiskAudit.run(store.disk());
     store.close();

@@ -194,6 +194,47 @@ class MetricsTest {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
+  /** Polls the scrape (bounded) until {@code series} reads {@code expected}. */
+  private void awaitValue(String series, double expected) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (value(scrape(), series) != expected && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(value(scrape(), series)).as(series).isEqualTo(expected);
+  }
+
+  @Test
+  void inflightBytesAndOpenWriters_gaugesFollowUploads_backToZeroOnClose() throws Exception {
+    var s = scrape();
+    assertThat(value(s, "buckcache_inflight_bytes")).isZero();
+    assertThat(value(s, "buckcache_store_open_readers")).isZero();
+    assertThat(value(s, "buckcache_store_open_writers")).isZero();
+    var content = new byte[3 << 20];
+    new java.util.Random(3).nextBytes(content);
+    try (var ac = new java.net.Socket("127.0.0.1", server.httpAddress().getPort());
+        var cas = new java.net.Socket("127.0.0.1", server.httpAddress().getPort())) {
+      ac.getOutputStream().write(("PUT /ac/" + "1".repeat(64) + " HTTP/1.1\r\nHost: x\r\n"
+          + "Authorization: Bearer t0ken\r\nContent-Length: 100000\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      awaitValue("buckcache_inflight_bytes", 100_000);
+      var status = http.send(HttpRequest.newBuilder(URI.create(url("/status")))
+          .header("Authorization", "Bearer t0ken").build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(status.body()).contains("\"InflightBytes\":100000").contains("\"OpenWriters\":0")
+          .contains("\"OpenReaders\":0");
+      var out = cas.getOutputStream();
+      out.write(("PUT /cas/" + DigestFunction.SHA256.hash(content) + " HTTP/1.1\r\nHost: x\r\n"
+          + "Authorization: Bearer t0ken\r\nContent-Length: " + content.length + "\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.write(content, 0, 2 << 20);
+      out.flush();
+      awaitValue("buckcache_store_open_writers", 1);
+    }
+    awaitValue("buckcache_store_open_writers", 0);
+    awaitValue("buckcache_store_uploading_bytes", 0);
+    awaitValue("buckcache_inflight_bytes", 0);
+    assertThat(value(scrape(), "buckcache_store_open_readers")).isZero();
+  }
+
   @Test
   void statusPageCasHitRatio_ignoresActionCacheReads_andMatchesPrometheus() throws Exception {
     var blob = "a cas blob".getBytes(java.nio.charset.StandardCharsets.UTF_8);

@@ -44,4 +44,38 @@ class StorageExecutorTest {
       assertThat(executor.inflightBytes()).isEqualTo(600);
     }
   }
+
+  @Test
+  void tryAcquireBytes_claimThatWouldOverflow_refused() {
+    try (var executor = new StorageExecutor(1, 1, 1000)) {
+      assertThat(executor.tryAcquireBytes(1)).isTrue();
+      assertThat(executor.tryAcquireBytes(Long.MAX_VALUE)).isFalse();
+      assertThat(executor.inflightBytes()).isEqualTo(1);
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> executor.tryAcquireBytes(-5))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Test
+  void release_poolSaturated_stillCloses() throws Exception {
+    var block = new CountDownLatch(1);
+    try (var executor = new StorageExecutor(1, 1, 1 << 20)) {
+      var unused1 = executor.submit(() -> block.await(5, TimeUnit.SECONDS));
+      var unused2 = executor.submit(() -> block.await(5, TimeUnit.SECONDS));
+      assertThat(executor.submit(() -> 1)).as("the pool is full").isCompletedExceptionally();
+      var closed = new CountDownLatch(1);
+      executor.release(closed::countDown);
+      assertThat(closed.await(5, TimeUnit.SECONDS)).isTrue();
+      block.countDown();
+    }
+  }
+
+  @Test
+  void close_releasesStillQueued_runOnCaller() {
+    var closed = new java.util.concurrent.atomic.AtomicInteger();
+    var executor = new StorageExecutor(1, 1, 1 << 20);
+    executor.close();
+    executor.release(closed::incrementAndGet);
+    assertThat(closed).hasValue(1);
+  }
 }

@@ -69,7 +69,7 @@ class TieredStoreTest {
     writer.write(content, 0, 80_000);
     writer.write(content, 80_000, 20_000);
     writer.commit();
-    var cached = fx.store.peekMemory(digest.function(), digest.hash());
+    var cached = fx.store.peek(digest.function(), digest.hash());
     assertThat(cached == null || java.util.Arrays.equals(cached, content)).as("memory tier copy").isTrue();
     assertThat(fx.store.getBytes(digest)).contains(content);
     var small = randomBytes(random, 30_000);
@@ -78,7 +78,7 @@ class TieredStoreTest {
     w.write(small, 0, 10_000);
     w.write(small, 10_000, 20_000);
     w.commit();
-    assertThat(fx.store.peekMemory(smallDigest.function(), smallDigest.hash())).isEqualTo(small);
+    assertThat(fx.store.peek(smallDigest.function(), smallDigest.hash())).isEqualTo(small);
   }
 
   @Test
@@ -134,6 +134,35 @@ class TieredStoreTest {
     }
     assertThat(fx.store.contains(digest)).isFalse();
     assertThat(fx.store.open(digest, 0)).isEmpty();
+  }
+
+  @Test
+  void openReadersAndWriters_countedFromOpenToFirstClose() {
+    var content = randomBytes(random, 3 * CHUNK);
+    var digest = digest(content);
+    var writer = fx.store.newWriter(digest);
+    assertThat(fx.store.openWriters()).isEqualTo(1);
+    writer.write(content, 0, content.length);
+    writer.commit();
+    assertThat(fx.store.openWriters()).as("a commit ends the writer").isZero();
+    writer.close();
+    assertThat(fx.store.openWriters()).as("close after commit: no double count").isZero();
+
+    var aborted = fx.store.newWriter(digest(randomBytes(random, 2 * CHUNK)));
+    aborted.close();
+    aborted.close();
+    assertThat(fx.store.openWriters()).isZero();
+
+    var reader = fx.store.open(digest, 0).orElseThrow();
+    var second = fx.store.open(digest, 0).orElseThrow();
+    assertThat(fx.store.openReaders()).isEqualTo(2);
+    reader.close();
+    reader.close();
+    assertThat(fx.store.openReaders()).as("close is idempotent").isEqualTo(1);
+    second.close();
+    assertThat(fx.store.openReaders()).isZero();
+    assertThat(fx.store.stats().openReaders()).isZero();
+    assertThat(fx.store.stats().openWriters()).isZero();
   }
 
   @Test
@@ -302,8 +331,8 @@ class TieredStoreTest {
     }
     var small = randomBytes(random, 10);
     fx.store.put(digest(small), small);
-    assertThat(fx.store.peekMemory(DigestFunction.SHA256, digest(small).hash())).isEqualTo(small);
-    assertThat(fx.store.peekMemory(DigestFunction.SHA256, digest(content).hash())).isNull();
+    assertThat(fx.store.peek(DigestFunction.SHA256, digest(small).hash())).isEqualTo(small);
+    assertThat(fx.store.peek(DigestFunction.SHA256, digest(content).hash())).isNull();
     assertThat(fx.store.openHash(DigestFunction.SHA256, "0".repeat(64))).isEmpty();
   }
   @Test

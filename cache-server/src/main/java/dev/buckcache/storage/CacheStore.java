@@ -1,0 +1,35 @@
+package dev.buckcache.storage;
+
+import dev.buckcache.digest.DigestFunction;
+import java.util.Optional;
+
+/**
+ * What both front ends serve from: the CAS and the action cache, plus the two REST-shaped reads
+ * that bazel-remote's paths need. HTTP and gRPC depend on this interface only, never on how the
+ * tiers behind it are put together (today {@link TieredStore}: memory over local disk), so a
+ * shared tier can be composed in without touching a front end.
+ */
+public interface CacheStore extends BlobStore, ActionCache {
+
+  /**
+   * Opens a blob known only by hash (bazel-remote's HTTP paths carry no size), from offset 0;
+   * empty on a miss.
+   *
+   * @throws dev.buckcache.digest.InvalidDigestException if the hash is malformed
+   */
+  Optional<BlobReader> openHash(DigestFunction function, String hash);
+
+  /**
+   * The blob's bytes if they are in memory now, else null. Never blocks on I/O, so an event loop
+   * may call it; a null says nothing about presence.
+   */
+  default byte[] peek(DigestFunction function, String hash) {
+    return null;
+  }
+
+  /**
+   * The most an open writer buffers before its bytes leave the heap, for front ends that claim an
+   * upload's memory from the in-flight budget.
+   */
+  int writeBufferBytes();
+}
