@@ -1,8 +1,12 @@
 # buckcache container image.
 #
 #   docker build -t buckcache .
-#   docker run -d -p 8080:8080 -p 9092:9092 -v buckcache-data:/data \
+#   docker run -d -p 8080:8080 -v buckcache-data:/data \
 #     -e AUTH_TOKEN="$(openssl rand -hex 32)" buckcache
+#
+# 8080 is enough: it serves HTTP/1.1 (Bazel, ccache, curl) and gRPC (Buck2, Bazel, Pants:
+# grpc://HOST:8080). 9092 serves gRPC alone, for setups that route by port; publish it with
+# -p 9092:9092 if you want it.
 #
 # The server listens on 0.0.0.0 inside the container, so it refuses to start without auth:
 # set AUTH_TOKEN (a static token with write scope), or BUCKCACHE_AUTH=jwt with

@@ -7,39 +7,50 @@ import build.bazel.remote.execution.v2.GetCapabilitiesRequest;
 import dev.buckcache.process.ServerProcess;
 import io.grpc.ConnectivityState;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Buck2 pings every 30 s, also on an idle connection. grpc-java's defaults would answer the
- * third ping without calls with GOAWAY (too_many_pings); buckcache must not.
+ * third ping without calls with GOAWAY (too_many_pings); buckcache must not, on the gRPC port
+ * and on the HTTP port (which relays gRPC to the same server settings).
  */
 class Buck2KeepaliveTest {
   @TempDir Path dir;
 
   @Test
-  void idleConnection_pingedEvery30s_threeTimes_noGoaway() throws Exception {
+  void idleConnections_onBothPorts_pingedEvery30s_threeTimes_noGoaway() throws Exception {
     try (var server = ServerProcess.serve(dir.resolve("data"))) {
-      var channel = Buck2Client.channel("127.0.0.1", server.grpcPort());
+      var ports = List.of(server.grpcPort(), server.httpPort());
+      var channels = ports.stream().map(p -> Buck2Client.channel("127.0.0.1", p)).toList();
       try {
-        var caps = CapabilitiesGrpc.newBlockingStub(channel);
-        caps.getCapabilities(GetCapabilitiesRequest.getDefaultInstance());
+        for (var channel : channels) {
+          CapabilitiesGrpc.newBlockingStub(channel).getCapabilities(GetCapabilitiesRequest.getDefaultInstance());
+        }
         FrameRecorder.clear();
         Thread.sleep(TimeUnit.SECONDS.toMillis(95)); // idle: three 30 s keepalive intervals
         var frames = FrameRecorder.frames();
-        long pings = frames.stream()
-            .filter(f -> f.contains("OUTBOUND PING") && f.contains("ack=false")).count();
-        long acks = frames.stream()
-            .filter(f -> f.contains("INBOUND PING") && f.contains("ack=true")).count();
-        assertThat(pings).as("keepalive pings sent: %s", frames).isGreaterThanOrEqualTo(3);
-        assertThat(acks).as("pings answered").isGreaterThanOrEqualTo(3);
         assertThat(frames).noneMatch(f -> f.contains("GO_AWAY"));
-        assertThat(channel.getState(false)).isEqualTo(ConnectivityState.READY);
-        caps.getCapabilities(GetCapabilitiesRequest.getDefaultInstance());
-        System.out.println("buck2 keepalive: " + pings + " pings in 95 s idle, " + acks + " acks, no GOAWAY");
+        for (int i = 0; i < ports.size(); i++) {
+          // The frame log names the channel, remote address included.
+          var peer = ":" + ports.get(i) + "]";
+          long pings = frames.stream().filter(f -> f.contains(peer))
+              .filter(f -> f.contains("OUTBOUND PING") && f.contains("ack=false")).count();
+          long acks = frames.stream().filter(f -> f.contains(peer))
+              .filter(f -> f.contains("INBOUND PING") && f.contains("ack=true")).count();
+          assertThat(pings).as("keepalive pings sent to %s: %s", ports.get(i), frames).isGreaterThanOrEqualTo(3);
+          assertThat(acks).as("pings answered by %s", ports.get(i)).isGreaterThanOrEqualTo(3);
+          assertThat(channels.get(i).getState(false)).isEqualTo(ConnectivityState.READY);
+          CapabilitiesGrpc.newBlockingStub(channels.get(i)).getCapabilities(GetCapabilitiesRequest.getDefaultInstance());
+          System.out.println("buck2 keepalive on port " + ports.get(i) + ": " + pings
+              + " pings in 95 s idle, " + acks + " acks, no GOAWAY");
+        }
       } finally {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        for (var channel : channels) {
+          channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
       }
       server.stopAndCheck();
     }

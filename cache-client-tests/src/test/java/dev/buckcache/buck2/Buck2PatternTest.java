@@ -55,9 +55,11 @@ class Buck2PatternTest {
   private final Random random = new Random(17);
 
   @BeforeAll
-  static void start() throws Exception {
+  static void start(org.junit.jupiter.api.TestInfo info) throws Exception {
     server = ServerProcess.serve(dir.resolve("data"), "--max-size", "2GB", "--memory-size", "64MB");
-    channel = Buck2Client.channel("127.0.0.1", server.grpcPort());
+    // The subclass runs the same calls against the HTTP port, which serves gRPC too.
+    boolean sharedPort = info.getTestClass().orElseThrow() == Buck2PatternSharedPortTest.class;
+    channel = Buck2Client.channel("127.0.0.1", sharedPort ? server.httpPort() : server.grpcPort());
   }
 
   @AfterAll

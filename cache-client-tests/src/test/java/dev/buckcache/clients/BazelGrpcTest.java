@@ -6,6 +6,7 @@ import dev.buckcache.process.ServerProcess;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -32,6 +33,34 @@ class BazelGrpcTest {
         assertThat(BazelWorkspace.executed(run.second())).isZero();
       } finally {
         ws.shutdown();
+      }
+      server.stopAndCheck();
+    }
+  }
+
+  /** One server, one port: Bazel over gRPC and over HTTP at the HTTP port, both all hits. */
+  @Test
+  void oneServer_grpcAndHttpOnTheHttpPort_cleanRebuildsAllHits() throws Exception {
+    Clients.require("bazel");
+    try (var server = ServerProcess.serve(dir.resolve("data"))) {
+      var grpc = new BazelWorkspace(dir.resolve("bazel-grpc"));
+      var http = new BazelWorkspace(dir.resolve("bazel-http"));
+      try {
+        var overGrpc = grpc.cleanRebuild(List.of("--remote_cache=grpc://127.0.0.1:" + server.httpPort()));
+        System.out.println("bazel grpc on the http port: " + overGrpc.summary());
+        assertThat(BazelWorkspace.executed(overGrpc.first())).as(overGrpc.summary()).isGreaterThan(4);
+        assertThat(BazelWorkspace.remoteHits(overGrpc.second())).as(overGrpc.summary())
+            .isEqualTo(overGrpc.actions());
+        assertThat(BazelWorkspace.executed(overGrpc.second())).isZero();
+        // The same port over HTTP/1.1, from another workspace: served what gRPC stored.
+        var overHttp = http.cleanRebuild(List.of("--remote_cache=http://127.0.0.1:" + server.httpPort()));
+        System.out.println("bazel http on the same port: " + overHttp.summary());
+        assertThat(BazelWorkspace.remoteHits(overHttp.second())).as(overHttp.summary())
+            .isEqualTo(overGrpc.actions());
+        assertThat(BazelWorkspace.executed(overHttp.second())).isZero();
+      } finally {
+        grpc.shutdown();
+        http.shutdown();
       }
       server.stopAndCheck();
     }

@@ -166,14 +166,14 @@ class ContainerImageTest {
   void curlAndBazel_dataSurvivesRestartInTheVolume_healthcheckPasses_stopsCleanly() throws Exception {
     Clients.require("curl");
     Clients.require("bazel");
+    // Only 8080 is published, as in the one-port `docker run -p 8080:8080`: gRPC goes there too.
     int http = freePort();
-    int grpc = freePort();
     var volume = "buckcache-test-" + UUID.randomUUID();
     ok(podman(60, "volume", "create", "--label", LABEL, volume), "volume create");
     var first = "buckcache-test-" + UUID.randomUUID();
     var second = "buckcache-test-" + UUID.randomUUID();
     var run = List.of("run", "-d", "--label", LABEL, "-p", "127.0.0.1:" + http + ":8080",
-        "-p", "127.0.0.1:" + grpc + ":9092", "-v", volume + ":/data", "-e", "AUTH_TOKEN=" + TOKEN,
+        "-v", volume + ":/data", "-e", "AUTH_TOKEN=" + TOKEN,
         "-e", "BUCKCACHE_MAX_SIZE=256MB", IMAGE);
     var base = "http://127.0.0.1:" + http;
     var ws = new BazelWorkspace(WORK.resolve("bazel-" + UUID.randomUUID()));
@@ -211,7 +211,7 @@ class ContainerImageTest {
           .isEqualTo("143");
 
       // A new container on the same volume serves what the first stored: the blob to curl, and
-      // every action of a clean Bazel build, this time over gRPC.
+      // every action of a clean Bazel build, this time over gRPC on the same (HTTP) port.
       ok(podman(120, withName(run, second)), "podman run (restart)");
       awaitHealthy(base);
       var got = WORK.resolve("got-" + hash);
@@ -219,7 +219,7 @@ class ContainerImageTest {
           .isEqualTo("200");
       assertThat(Files.readAllBytes(got)).isEqualTo(blob);
       ws.bazel("clean", List.of());
-      var rebuild = ws.bazel("build", List.of("--remote_cache=grpc://127.0.0.1:" + grpc, auth));
+      var rebuild = ws.bazel("build", List.of("--remote_cache=grpc://127.0.0.1:" + http, auth));
       System.out.println("container: first build " + BazelWorkspace.summary(fill)
           + "; after restart and clean, over gRPC " + BazelWorkspace.summary(rebuild));
       assertThat(BazelWorkspace.remoteHits(rebuild)).as(BazelWorkspace.summary(rebuild)).isEqualTo(actions);
@@ -247,19 +247,23 @@ class ContainerImageTest {
     try (var container = new GenericContainer<>(DockerImageName.parse(IMAGE))
         .withEnv("AUTH_TOKEN", TOKEN)
         .withLabel("dev.buckcache.test", "container-image")
-        .withExposedPorts(8080, 9092)
-        // Publish on 127.0.0.1 only; Testcontainers is told to dial it (TESTCONTAINERS_HOST_OVERRIDE).
+        .withExposedPorts(8080)
+        // Publish 8080 only (gRPC shares it), on 127.0.0.1 only; Testcontainers is told to dial
+        // it (TESTCONTAINERS_HOST_OVERRIDE).
         .withCreateContainerCmdModifier(cmd -> cmd.getHostConfig().withPortBindings(
-            new PortBinding(Ports.Binding.bindIp("127.0.0.1"), ExposedPort.tcp(8080)),
-            new PortBinding(Ports.Binding.bindIp("127.0.0.1"), ExposedPort.tcp(9092))))
+            new PortBinding(Ports.Binding.bindIp("127.0.0.1"), ExposedPort.tcp(8080))))
         .waitingFor(Wait.forHttp("/healthz").forPort(8080).withStartupTimeout(Duration.ofMinutes(2)))) {
       container.start();
       assertThat(container.getHost()).isEqualTo("127.0.0.1");
       var bindings = container.getContainerInfo().getNetworkSettings().getPorts().getBindings();
-      assertThat(bindings.values()).isNotEmpty().allSatisfy(published ->
-          assertThat(published).extracting(Ports.Binding::getHostIp).containsOnly("127.0.0.1"));
-      // Buck2's first calls: its permission probe over gRPC, with a write token.
-      var channel = Buck2Access.channel(container.getMappedPort(9092), TOKEN);
+      // The image exposes 9092 too, but only 8080 is published (gRPC goes through it).
+      assertThat(bindings.get(ExposedPort.tcp(9092))).isNull();
+      assertThat(bindings.get(ExposedPort.tcp(8080))).isNotEmpty();
+      assertThat(bindings.values()).filteredOn(java.util.Objects::nonNull).isNotEmpty()
+          .allSatisfy(published -> assertThat(published).extracting(Ports.Binding::getHostIp)
+              .containsOnly("127.0.0.1"));
+      // Buck2's first calls: its permission probe over gRPC on 8080, with a write token.
+      var channel = Buck2Access.channel(container.getMappedPort(8080), TOKEN);
       try {
         Buck2Access.probe(channel);
       } finally {

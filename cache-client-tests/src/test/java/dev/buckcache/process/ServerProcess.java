@@ -176,6 +176,11 @@ public final class ServerProcess implements AutoCloseable {
     return grpcPort;
   }
 
+  /** Port of the HTTP front end on 127.0.0.1; it serves gRPC too. */
+  public int httpPort() {
+    return Integer.parseInt(http.substring(http.lastIndexOf(':') + 1));
+  }
+
   /** Base URL of the HTTP front end, e.g. http://127.0.0.1:41234. */
   public String http() {
     return http;

@@ -4,6 +4,8 @@ import dev.buckcache.config.TlsConfig;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.util.AdvancedTlsX509KeyManager;
 import io.grpc.util.AdvancedTlsX509TrustManager;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -119,6 +121,20 @@ public final class TlsMaterial implements AutoCloseable {
 
   public SslContext httpContext() throws IOException {
     return base(SslContextBuilder.forServer(keyManager)).build();
+  }
+
+  /**
+   * The HTTP port's context when it also serves gRPC: ALPN offers {@code http/1.1} first, then
+   * {@code h2}, so a client that offers both (curl, browsers, Java's HttpClient) gets HTTP/1.1,
+   * and a gRPC client, which offers only h2, gets h2. The protocol is then told apart by the
+   * first bytes, as in cleartext.
+   */
+  public SslContext sharedPortContext() throws IOException {
+    return base(SslContextBuilder.forServer(keyManager)).applicationProtocolConfig(
+        new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+            ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+            ApplicationProtocolNames.HTTP_1_1, ApplicationProtocolNames.HTTP_2)).build();
   }
 
   public SslContext grpcContext() throws IOException {

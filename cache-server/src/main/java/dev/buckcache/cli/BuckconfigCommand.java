@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
         + "this cache: paste them into your repo's .buckconfig next to [cells] and [build].",
         "The genrule caveat and the platform are printed as comments."})
 final class BuckconfigCommand implements Callable<Integer> {
-  @Option(names = "--address", defaultValue = "grpc://127.0.0.1:9092", paramLabel = "grpc://HOST:PORT",
+  @Option(names = "--address", defaultValue = "grpc://127.0.0.1:8080", paramLabel = "grpc://HOST:PORT",
       description = "the cache's gRPC address as Buck2 should reach it (default: ${DEFAULT-VALUE}); "
           + "grpc:// also with TLS")
   String address;

@@ -29,14 +29,17 @@ public final class GrpcFrontEnd implements AutoCloseable {
   public static final int MAX_INBOUND_MESSAGE = 32 << 20;
 
   private final Server server;
+  /** The bridge's local server (gRPC on the HTTP port), or null. */
+  private final Server local;
   /** The executor this front end made for itself (test entry points), else null. */
   private final StorageExecutor owned;
   private final ByteStreamService byteStream;
   private final HealthStatusManager health;
 
-  private GrpcFrontEnd(Server server, StorageExecutor owned, ByteStreamService byteStream,
-      HealthStatusManager health) {
+  private GrpcFrontEnd(Server server, Server local, StorageExecutor owned,
+      ByteStreamService byteStream, HealthStatusManager health) {
     this.server = server;
+    this.local = local;
     this.owned = owned;
     this.byteStream = byteStream;
     this.health = health;
@@ -71,7 +74,8 @@ public final class GrpcFrontEnd implements AutoCloseable {
     try {
       return start(address, store, new dev.buckcache.storage.ActionResults(store, store),
           executor, true, digests, maxBatchBytes,
-          dev.buckcache.auth.CallerResolver.deny(authenticator, certs), strictReadScope, tls, null);
+          dev.buckcache.auth.CallerResolver.deny(authenticator, certs), strictReadScope, tls, null,
+          null);
     } catch (IOException | RuntimeException e) {
       executor.close();
       throw e;
@@ -88,7 +92,21 @@ public final class GrpcFrontEnd implements AutoCloseable {
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
       dev.buckcache.metrics.CacheMetrics metrics) throws IOException {
     return start(address, store, results, executor, false, digests, maxBatchBytes,
-        callerResolver, strictReadScope, tls, metrics);
+        callerResolver, strictReadScope, tls, metrics, null);
+  }
+
+  /**
+   * Like the above; with a {@code bridge}, a second server with the same services and
+   * interceptors also serves the gRPC connections the HTTP port relays to it.
+   */
+  @SuppressWarnings("TooManyParameters") // folded into a config record with the store API work
+  public static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
+      dev.buckcache.storage.ActionResults results, StorageExecutor executor, DigestConfig digests,
+      long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
+      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
+      dev.buckcache.metrics.CacheMetrics metrics, LocalBridge bridge) throws IOException {
+    return start(address, store, results, executor, false, digests, maxBatchBytes,
+        callerResolver, strictReadScope, tls, metrics, bridge);
   }
 
   @SuppressWarnings("TooManyParameters") // folded into a config record with the store API work
@@ -96,22 +114,9 @@ public final class GrpcFrontEnd implements AutoCloseable {
       dev.buckcache.storage.ActionResults results, StorageExecutor executor, boolean owned,
       DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
       boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
-      dev.buckcache.metrics.CacheMetrics metrics) throws IOException {
+      dev.buckcache.metrics.CacheMetrics metrics, LocalBridge bridge) throws IOException {
     var health = new HealthStatusManager();
-    var builder = NettyServerBuilder.forAddress(address)
-        // Services run on the event loop and only check, parse and answer there: every store
-        // access goes to the bounded storage executor (Offload), as on the HTTP side.
-        .directExecutor()
-        .maxInboundMessageSize(MAX_INBOUND_MESSAGE)
-        // Receive window per stream: a 4 MB upload chunk should not stall on window updates.
-        .flowControlWindow(8 << 20)
-        .maxInboundMetadataSize(64 * 1024)
-        .permitKeepAliveTime(10, TimeUnit.SECONDS)
-        .permitKeepAliveWithoutCalls(true)
-        .maxConcurrentCallsPerConnection(1000)
-        // grpc-java would use a private pooled allocator that no meter sees: share Netty's
-        // default (adaptive) one with the HTTP side, which netty_allocator_* meters.
-        .withChildOption(io.netty.channel.ChannelOption.ALLOCATOR, io.netty.buffer.ByteBufAllocator.DEFAULT)
+    var builder = configure(NettyServerBuilder.forAddress(address))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
     ByteStreamService byteStream = null;
@@ -138,10 +143,56 @@ public final class GrpcFrontEnd implements AutoCloseable {
       }
     }
     var server = builder.build().start();
+    Server local = null;
+    if (bridge != null) {
+      try {
+        local = startLocal(bridge, server.getServices());
+      } catch (IOException | RuntimeException e) {
+        server.shutdownNow();
+        throw e;
+      }
+    }
     if (metrics != null) {
       metrics.gauge("buckcache.grpc.parked.uploads", byteStream, ByteStreamService::parkedUploads);
     }
-    return new GrpcFrontEnd(server, owned ? executor : null, byteStream, health);
+    return new GrpcFrontEnd(server, local, owned ? executor : null, byteStream, health);
+  }
+
+  /**
+   * The limits, keepalive, executor and allocator of both servers: the TCP one, and the
+   * bridge's local one.
+   */
+  private static NettyServerBuilder configure(NettyServerBuilder builder) {
+    return builder
+        // Services run on the event loop and only check, parse and answer there: every store
+        // access goes to the bounded storage executor (Offload), as on the HTTP side.
+        .directExecutor()
+        .maxInboundMessageSize(MAX_INBOUND_MESSAGE)
+        // Receive window per stream: a 4 MB upload chunk should not stall on window updates.
+        .flowControlWindow(8 << 20)
+        .maxInboundMetadataSize(64 * 1024)
+        .permitKeepAliveTime(10, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .maxConcurrentCallsPerConnection(1000)
+        // grpc-java would use a private pooled allocator that no meter sees: share Netty's
+        // default (adaptive) one with the HTTP side, which netty_allocator_* meters.
+        .withChildOption(io.netty.channel.ChannelOption.ALLOCATOR, io.netty.buffer.ByteBufAllocator.DEFAULT);
+  }
+
+  /**
+   * Starts the bridge's local server with the TCP server's very service definitions (the same
+   * service objects behind the same interceptors; health and reflection included).
+   */
+  private static Server startLocal(LocalBridge bridge,
+      java.util.List<io.grpc.ServerServiceDefinition> services) throws IOException {
+    var builder = configure(bridge.serverBuilder());
+    services.forEach(builder::addService);
+    return builder.build().start();
+  }
+
+  /** Both servers (the TCP one and the bridge's local one) have stopped. */
+  public boolean isTerminated() {
+    return server.isTerminated() && (local == null || local.isTerminated());
   }
 
   /** Uploads parked for resumption now. */
@@ -153,22 +204,39 @@ public final class GrpcFrontEnd implements AutoCloseable {
     return (InetSocketAddress) server.getListenSockets().get(0);
   }
 
-  /** Stops taking calls, lets running ones finish within {@code grace}, then cancels the rest. */
+  /**
+   * Stops taking calls, lets running ones finish within {@code grace}, then cancels the rest;
+   * the bridge's local server (gRPC on the HTTP port) the same way, at the same time.
+   */
   public void stop(Duration grace) {
+    long deadline = System.nanoTime() + grace.toNanos();
     health.enterTerminalState();
     server.shutdown();
+    if (local != null) {
+      local.shutdown();
+    }
     try {
-      if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
-        server.shutdownNow();
-        server.awaitTermination(5, TimeUnit.SECONDS);
+      awaitOrCancel(server, deadline);
+      if (local != null) {
+        awaitOrCancel(local, deadline);
       }
     } catch (InterruptedException e) {
       server.shutdownNow();
+      if (local != null) {
+        local.shutdownNow();
+      }
       Thread.currentThread().interrupt();
     }
     byteStream.close();
     if (owned != null) {
       owned.close();
+    }
+  }
+
+  private static void awaitOrCancel(Server s, long deadline) throws InterruptedException {
+    if (!s.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+      s.shutdownNow();
+      s.awaitTermination(5, TimeUnit.SECONDS);
     }
   }
 

@@ -44,13 +44,33 @@ public final class HttpFrontEnd implements AutoCloseable {
       io.netty.handler.ssl.SslContext tls, Supplier<String> status, dev.buckcache.metrics.CacheMetrics metrics,
       Supplier<String> metricsText, boolean metricsPublic, Supplier<String> statusPage)
       throws InterruptedException {
+    return start(address, store, results, executor, maxBlobSize, idleTimeout, maxConnections,
+        digests, callers, strictReadScope, tls, status, metrics, metricsText, metricsPublic,
+        statusPage, null);
+  }
+
+  /**
+   * Like the above; with a {@code grpcBridge}, the port also serves gRPC: a connection that
+   * opens with the HTTP/2 preface is handed to the handler it makes (given the TLS session).
+   */
+  public static HttpFrontEnd start(InetSocketAddress address, CacheStore store,
+      ActionResults results, StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
+      int maxConnections, dev.buckcache.config.DigestConfig digests,
+      dev.buckcache.auth.CallerResolver callers, boolean strictReadScope,
+      io.netty.handler.ssl.SslContext tls, Supplier<String> status, dev.buckcache.metrics.CacheMetrics metrics,
+      Supplier<String> metricsText, boolean metricsPublic, Supplier<String> statusPage,
+      java.util.function.Function<javax.net.ssl.SSLSession, io.netty.channel.ChannelHandler> grpcBridge)
+      throws InterruptedException {
     return start(address, new HttpDeps(store, results, executor, maxBlobSize,
         Math.min(maxBlobSize, 64L << 20), digests, callers, strictReadScope, status,
-        metrics, metricsText, metricsPublic, statusPage), idleTimeout, maxConnections, tls);
+        metrics, metricsText, metricsPublic, statusPage), idleTimeout, maxConnections, tls,
+        grpcBridge);
   }
 
   private static HttpFrontEnd start(InetSocketAddress address, HttpDeps deps, Duration idleTimeout,
-      int maxConnections, io.netty.handler.ssl.SslContext tls) throws InterruptedException {
+      int maxConnections, io.netty.handler.ssl.SslContext tls,
+      java.util.function.Function<javax.net.ssl.SSLSession, io.netty.channel.ChannelHandler> grpcBridge)
+      throws InterruptedException {
     boolean epoll = Epoll.isAvailable();
     var factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     var boss = new MultiThreadIoEventLoopGroup(1, factory);
@@ -65,7 +85,8 @@ public final class HttpFrontEnd implements AutoCloseable {
           .childOption(ChannelOption.TCP_NODELAY, true)
           .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
               new WriteBufferWaterMark(512 * 1024, 2 * 1024 * 1024))
-          .childHandler(new HttpInitializer(deps, idleTimeout, new ConnectionLimit(maxConnections), tls))
+          .childHandler(new HttpInitializer(deps, idleTimeout, new ConnectionLimit(maxConnections), tls,
+              grpcBridge))
           .bind(address).sync().channel();
       return new HttpFrontEnd(boss, workers, channel);
     } catch (InterruptedException | RuntimeException e) {
@@ -79,9 +100,14 @@ public final class HttpFrontEnd implements AutoCloseable {
     return (InetSocketAddress) channel.localAddress();
   }
 
+  /** Stops accepting connections; open ones go on. */
+  public void stopAccepting() {
+    channel.close().syncUninterruptibly();
+  }
+
   /** Stops accepting connections; open ones finish within {@code grace}, then close. */
   public void stop(Duration grace) {
-    channel.close().syncUninterruptibly();
+    stopAccepting();
     var unused = boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     var done = workers.shutdownGracefully(Math.min(grace.toMillis(), 200), grace.toMillis(),
         TimeUnit.MILLISECONDS);

@@ -35,6 +35,8 @@ public final class BuckcacheServer implements AutoCloseable {
   private HttpFrontEnd http;
   private TlsMaterial tls;
   private GrpcFrontEnd grpc;
+  /** gRPC on the HTTP port: relays its HTTP/2 connections to the gRPC front end. */
+  private final dev.buckcache.grpc.LocalBridge bridge = new dev.buckcache.grpc.LocalBridge();
   private final AtomicBoolean stopped = new AtomicBoolean();
   private long openMillis;
 
@@ -81,7 +83,7 @@ public final class BuckcacheServer implements AutoCloseable {
     if (config.tls().enabled()) {
       try {
         server.tls = TlsMaterial.load(config.tls());
-        httpTls = server.tls.httpContext();
+        httpTls = server.tls.sharedPortContext();
         grpcTls = server.tls.grpcContext();
         certs = server.tls::clientPrincipal;
       } catch (java.io.IOException | RuntimeException e) {
@@ -95,7 +97,7 @@ public final class BuckcacheServer implements AutoCloseable {
       server.http = HttpFrontEnd.start(config.httpAddress(), store, server.results, executor,
           s.maxBlobSize(), config.httpIdleTimeout(), config.httpMaxConnections(), config.digests(), callers, strict,
           httpTls, server::statusJson, server.metrics, server.registry::scrape,
-          config.metricsPublic(), server::statusPage);
+          config.metricsPublic(), server::statusPage, server.bridge::relay);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.close();
@@ -107,7 +109,8 @@ public final class BuckcacheServer implements AutoCloseable {
     }
     try {
       server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, server.results, executor,
-          config.digests(), config.grpcMaxBatchBytes(), callers, strict, grpcTls, server.metrics);
+          config.digests(), config.grpcMaxBatchBytes(), callers, strict, grpcTls, server.metrics,
+          server.bridge);
     } catch (java.io.IOException | RuntimeException e) {
       server.close();
       throw new StorageException.Failure("cannot listen on " + config.grpcAddress()
@@ -157,6 +160,16 @@ public final class BuckcacheServer implements AutoCloseable {
   /** The HTTP front end's bound address (its port when configured as 0). */
   public java.net.InetSocketAddress httpAddress() {
     return http.address();
+  }
+
+  /** gRPC connections the HTTP port relays now (for tests). */
+  int relayedConnections() {
+    return bridge.open();
+  }
+
+  /** Both gRPC servers (its port's and the HTTP port's local one) have stopped (for tests). */
+  boolean grpcTerminated() {
+    return grpc.isTerminated();
   }
 
   String statusPage() {
@@ -209,24 +222,43 @@ public final class BuckcacheServer implements AutoCloseable {
       if (tls != null) {
         tls.close();
       }
+      bridge.close();
     }
     log.info("stopped cleanly: store flushed and closed");
   }
 
-  /** Stops both front ends at once, each with the time left until {@code deadline}. */
+  /**
+   * Stops both front ends at once, each with the time left until {@code deadline}. gRPC calls
+   * relayed from the HTTP port belong to the gRPC front end: the HTTP port stops accepting at
+   * once, but keeps its event loops (which carry those connections) until gRPC has stopped.
+   */
   private void stopFrontEnds(long deadline) throws InterruptedException {
-    var stops = new java.util.ArrayList<Thread>();
+    if (http != null) {
+      http.stopAccepting();
+    }
+    Thread grpcStop = null;
     if (grpc != null) {
-      stops.add(new Thread(() -> grpc.stop(java.time.Duration.ofNanos(left(deadline))),
-          "buckcache-stop-grpc"));
+      grpcStop = new Thread(() -> grpc.stop(java.time.Duration.ofNanos(left(deadline))),
+          "buckcache-stop-grpc");
+      grpcStop.start();
     }
     if (http != null) {
-      stops.add(new Thread(() -> http.stop(java.time.Duration.ofNanos(left(deadline))),
-          "buckcache-stop-http"));
+      var afterGrpc = grpcStop;
+      var httpStop = new Thread(() -> {
+        try {
+          if (afterGrpc != null) {
+            afterGrpc.join();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        http.stop(java.time.Duration.ofNanos(left(deadline)));
+      }, "buckcache-stop-http");
+      httpStop.start();
+      httpStop.join();
     }
-    stops.forEach(Thread::start);
-    for (var t : stops) {
-      t.join();
+    if (grpcStop != null) {
+      grpcStop.join();
     }
   }
 

@@ -98,9 +98,10 @@ class BuckconfigCommandTest {
   @Test
   void buckconfig_noArguments_loopbackDefaultPlaintextUploadsOn() {
     var ini = buckconfig();
-    assertThat(ini.get("buck2_re_client")).containsEntry("engine_address", "grpc://127.0.0.1:9092")
-        .containsEntry("cas_address", "grpc://127.0.0.1:9092")
-        .containsEntry("action_cache_address", "grpc://127.0.0.1:9092")
+    // The HTTP port serves gRPC too: the one port is the default.
+    assertThat(ini.get("buck2_re_client")).containsEntry("engine_address", "grpc://127.0.0.1:8080")
+        .containsEntry("cas_address", "grpc://127.0.0.1:8080")
+        .containsEntry("action_cache_address", "grpc://127.0.0.1:8080")
         .containsEntry("tls", "false").doesNotContainKeys("http_headers", "instance_name");
     assertThat(ini.get("buck2")).containsEntry("digest_algorithms", "SHA256");
     assertThat(output()).contains("allow_cache_uploads = True").contains("remote_cache_enabled = True")
@@ -196,6 +197,6 @@ class BuckconfigCommandTest {
     var r = run("buckconfig", "--help");
     assertThat(r[1]).contains("--address").contains("--tls").contains("--ca")
         .contains("--client-cert").contains("--instance").contains("--token-env")
-        .contains("--digest").contains("--read-only").contains("grpc://127.0.0.1:9092");
+        .contains("--digest").contains("--read-only").contains("grpc://127.0.0.1:8080");
   }
 }

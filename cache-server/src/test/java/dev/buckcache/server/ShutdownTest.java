@@ -75,4 +75,53 @@ class ShutdownTest {
       server.close();
     }
   }
+  @Test
+  void close_withRelayedGrpcOnTheHttpPort_closesThemWithinTheGrace_andStopsTheLocalServer()
+      throws Exception {
+    var config = new ConfigLoader(Map.of(), 4L << 30).load(null, Map.of(
+        "storage.dir", dir.toString(), "storage.max_size", "64MB", "storage.memory_size", "8MB",
+        "http.address", "127.0.0.1:0", "grpc.address", "127.0.0.1:0",
+        "server.shutdown_grace", GRACE_MS + "ms"));
+    var server = BuckcacheServer.start(config);
+    int port = server.httpAddress().getPort();
+    var idle = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    var busy = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    var failed = new java.util.concurrent.CompletableFuture<Throwable>();
+    try {
+      io.grpc.health.v1.HealthGrpc.newBlockingStub(idle)
+          .check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
+      // A relayed ByteStream write that never finishes.
+      var stream = ByteStreamGrpc.newStub(busy).write(new StreamObserver<WriteResponse>() {
+        @Override public void onNext(WriteResponse v) {}
+        @Override public void onError(Throwable t) {
+          failed.complete(t);
+        }
+        @Override public void onCompleted() {}
+      });
+      var data = new byte[1_000_000];
+      var hash = DigestFunction.SHA256.hash(data);
+      stream.onNext(WriteRequest.newBuilder()
+          .setResourceName("uploads/" + UUID.randomUUID() + "/blobs/" + hash + "/" + data.length)
+          .setWriteOffset(0).setData(ByteString.copyFrom(data, 0, 1000)).build());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (server.relayedConnections() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      assertThat(server.relayedConnections()).isEqualTo(2);
+      Thread.sleep(300); // the write reaches the service
+      long started = System.nanoTime();
+      server.close();
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+      System.out.printf("close with a stuck relayed ByteStream write and an idle relayed "
+          + "connection: %d ms (grace %d ms)%n", ms, GRACE_MS);
+      assertThat(ms).isLessThan(2 * GRACE_MS);
+      assertThat(server.relayedConnections()).isZero();
+      assertThat(failed.get(5, TimeUnit.SECONDS)).isInstanceOf(io.grpc.StatusRuntimeException.class);
+      assertThat(server.grpcTerminated()).isTrue();
+    } finally {
+      idle.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      busy.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      server.close();
+    }
+  }
 }

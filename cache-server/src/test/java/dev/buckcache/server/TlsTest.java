@@ -113,15 +113,38 @@ class TlsTest {
     assertThatThrownBy(() -> plain.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
         + server.httpAddress().getPort() + "/healthz")).build(), HttpResponse.BodyHandlers.discarding()))
         .isInstanceOf(java.io.IOException.class);
-    var channel = NettyChannelBuilder.forAddress("localhost", server.grpcAddress().getPort())
-        .sslContext(GrpcSslContexts.forClient().trustManager(certs.ca).build()).build();
-    try {
-      assertThat(CapabilitiesGrpc.newBlockingStub(channel).getCapabilities(
-          GetCapabilitiesRequest.getDefaultInstance()).getCacheCapabilities().getMaxBatchTotalSizeBytes())
-          .isEqualTo(4_000_000);
-    } finally {
-      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    // gRPC on its own port, and on the HTTP port (ALPN h2, same certificate).
+    for (int port : new int[] {server.grpcAddress().getPort(), server.httpAddress().getPort()}) {
+      var channel = NettyChannelBuilder.forAddress("localhost", port)
+          .sslContext(GrpcSslContexts.forClient().trustManager(certs.ca).build()).build();
+      try {
+        assertThat(CapabilitiesGrpc.newBlockingStub(channel).getCapabilities(
+            GetCapabilitiesRequest.getDefaultInstance()).getCacheCapabilities().getMaxBatchTotalSizeBytes())
+            .isEqualTo(4_000_000);
+      } finally {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
     }
+  }
+
+  @Test
+  void curlHttps_onTheSharedPort_getsHttp11_andHttp2IsOnlyForGrpc() throws Exception {
+    start(Map.of());
+    var ca = dir.resolve("ca-for-curl.pem");
+    TestCerts.write(ca, certs.ca);
+    // curl offers h2 and http/1.1; the server picks http/1.1 for it.
+    var curl = new ProcessBuilder("curl", "-sS", "--cacert", ca.toString(), "-o", "/dev/null",
+        "-w", "%{http_code} %{http_version}", "https://localhost:" + server.httpAddress().getPort()
+            + "/healthz").redirectErrorStream(true).start();
+    var out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(curl.waitFor()).as(out).isZero();
+    assertThat(out).isEqualTo("200 1.1");
+    // Java's HttpClient (HTTP/2 preferred) gets HTTP/1.1 too.
+    var response = HttpClient.newBuilder().sslContext(client(null, null)).build().send(
+        HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + server.httpAddress().getPort()
+            + "/healthz")).build(), HttpResponse.BodyHandlers.discarding());
+    assertThat(response.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
+    assertThat(server.relayedConnections()).isZero();
   }
 
   @Test
@@ -142,18 +165,37 @@ class TlsTest {
     var certPem = dir.resolve("alice.pem");
     TestCerts.write(keyFile, aliceKeys);
     TestCerts.write(certPem, alice);
-    var channel = NettyChannelBuilder.forAddress("localhost", server.grpcAddress().getPort())
-        .sslContext(GrpcSslContexts.forClient().trustManager(certs.ca)
-            .keyManager(certPem.toFile(), pkcs8(aliceKeys)).build()).build();
+    // The certificate is the identity on the gRPC port and on the HTTP port (relayed: the
+    // HTTP port's TLS session reaches gRPC's auth).
+    var pkcs8 = pkcs8(aliceKeys);
+    for (int port : new int[] {server.grpcAddress().getPort(), server.httpAddress().getPort()}) {
+      var channel = NettyChannelBuilder.forAddress("localhost", port)
+          .sslContext(GrpcSslContexts.forClient().trustManager(certs.ca)
+              .keyManager(certPem.toFile(), pkcs8).build()).build();
+      try {
+        var digest = Digest.newBuilder().setHash("c".repeat(64)).setSizeBytes(1).build();
+        assertThatThrownBy(() -> ActionCacheGrpc.newBlockingStub(channel).updateActionResult(
+            UpdateActionResultRequest.newBuilder().setActionDigest(digest)
+                .setActionResult(ActionResult.getDefaultInstance()).build()))
+            .isInstanceOf(StatusRuntimeException.class)
+            .hasMessageContaining("PERMISSION_DENIED").hasMessageContaining("cert:alice");
+        // A read is allowed: the caller is cert:alice (scope read), not anonymous.
+        assertThat(CapabilitiesGrpc.newBlockingStub(channel).getCapabilities(
+            GetCapabilitiesRequest.getDefaultInstance()).getCacheCapabilities().getActionCacheUpdateCapabilities()
+            .getUpdateEnabled()).isFalse();
+      } finally {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+    // Without a client certificate the handshake fails on the HTTP port as on the gRPC port.
+    var anonymous = NettyChannelBuilder.forAddress("localhost", server.httpAddress().getPort())
+        .sslContext(GrpcSslContexts.forClient().trustManager(certs.ca).build()).build();
     try {
-      var digest = Digest.newBuilder().setHash("c".repeat(64)).setSizeBytes(1).build();
-      assertThatThrownBy(() -> ActionCacheGrpc.newBlockingStub(channel).updateActionResult(
-          UpdateActionResultRequest.newBuilder().setActionDigest(digest)
-              .setActionResult(ActionResult.getDefaultInstance()).build()))
-          .isInstanceOf(StatusRuntimeException.class)
-          .hasMessageContaining("PERMISSION_DENIED").hasMessageContaining("cert:alice");
+      assertThatThrownBy(() -> CapabilitiesGrpc.newBlockingStub(anonymous).getCapabilities(
+          GetCapabilitiesRequest.getDefaultInstance())).isInstanceOf(StatusRuntimeException.class)
+          .hasMessageContaining("UNAVAILABLE");
     } finally {
-      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      anonymous.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
 
