@@ -290,8 +290,10 @@ class SharedPortTest {
       long pending = server.bridge.pendingToClients();
       System.out.printf("a client that stopped reading a 64 MiB ByteStream Read: %,d bytes wait "
           + "in the server's socket buffer%n", pending);
-      // The socket's high-water mark (2 MiB) and what was in flight, not the blob.
-      assertThat(pending).isLessThan(8L << 20);
+      // At most the bridge's 8 MiB limit on answers waiting for the socket, plus what was in
+      // flight when it stopped reading gRPC's side (a loaded machine saw 9.4 MB): not the blob
+      // (63 MB wait without the bridge's backpressure).
+      assertThat(pending).isLessThan(16L << 20);
       client.close().sync();
     } finally {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
