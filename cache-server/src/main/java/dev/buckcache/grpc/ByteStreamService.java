@@ -49,7 +49,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
   private static final Logger log = LoggerFactory.getLogger(ByteStreamService.class);
   /**
    * How long a broken upload waits for its client to resume it: Bazel's retries (5, backing off
-   * from 100 ms) resume within about 3 s; Buck2 starts over.
+   * from 100 ms) resume within about 3 s.
    */
   static final Duration PARK_TIME = Duration.ofSeconds(8);
   /** Parked uploads kept at most; a newer one pushes out the oldest. */
@@ -172,13 +172,21 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
           endLocked(error == null ? null : GrpcErrors.exception(error));
           return;
         }
-        if (bytes == null) {
+        try {
+          if (bytes == null) {
+            endLocked(null);
+            call.onCompleted();
+            return;
+          }
+          // The array is ours and never changes: wrap it instead of copying 1 MiB per message.
+          call.onNext(ReadResponse.newBuilder().setData(UnsafeByteOperations.unsafeWrap(bytes)).build());
+        } catch (RuntimeException | Error e) {
+          // The transport could not take it (grpc-java has closed the call, e.g. CANCELLED
+          // "sendMessage() failed"): the pump ends here, or its reader and claim would leak.
+          log.warn("a ByteStream read ended: sending a chunk failed: {}", e.toString());
           endLocked(null);
-          call.onCompleted();
           return;
         }
-        // The array is ours and never changes: wrap it instead of copying 1 MiB per message.
-        call.onNext(ReadResponse.newBuilder().setData(UnsafeByteOperations.unsafeWrap(bytes)).build());
       }
       drain();
     }
@@ -223,7 +231,11 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
         offload.release(claim);
       }
       if (first && error != null) {
-        call.onError(error);
+        try {
+          call.onError(error);
+        } catch (RuntimeException alreadyClosed) { // the transport ended the call first
+          log.debug("a ByteStream read's call was already closed: {}", alreadyClosed.toString());
+        }
       }
     }
   }

@@ -228,6 +228,45 @@ class GrpcOverloadTest {
     await(() -> store.stats().openReaders() == 0, "the cancelled read's reader is closed");
   }
 
+  @Test
+  void byteStreamRead_transportFailsToSend_readerAndClaimReleased() throws Exception {
+    start(4, 100, 64L << 20);
+    var data = bytes(3 << 20);
+    store.put(dev.buckcache.digest.Digest.of(DigestFunction.SHA256, data), data);
+    // An in-process server whose transport throws on the first chunk, as grpc-java does when
+    // writing a message fails (it closes the call CANCELLED and rethrows).
+    var name = io.grpc.inprocess.InProcessServerBuilder.generateName();
+    var builder = io.grpc.inprocess.InProcessServerBuilder.forName(name);
+    for (var service : GrpcFrontEnd.services(store, executor, CacheContractTest.DIGESTS, 4_000_000)) {
+      builder.addService(io.grpc.ServerInterceptors.intercept(service, new io.grpc.ServerInterceptor() {
+        @Override
+        public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, R> call,
+            io.grpc.Metadata headers, io.grpc.ServerCallHandler<Q, R> next) {
+          return next.startCall(new io.grpc.ForwardingServerCall.SimpleForwardingServerCall<Q, R>(call) {
+            @Override
+            public void sendMessage(R message) {
+              call.close(Status.CANCELLED.withDescription("sendMessage() failed"), new io.grpc.Metadata());
+              throw new IllegalStateException("the transport refused the message");
+            }
+          }, headers);
+        }
+      }));
+    }
+    var inProcess = builder.build().start();
+    var client = io.grpc.inprocess.InProcessChannelBuilder.forName(name).build();
+    try {
+      var reads = ByteStreamGrpc.newBlockingStub(client).read(ReadRequest.newBuilder()
+          .setResourceName("blobs/" + DigestFunction.SHA256.hash(data) + "/" + data.length).build());
+      assertThatThrownBy(() -> reads.forEachRemaining(r -> { }))
+          .satisfies(e -> assertThat(code(e)).isEqualTo(Status.Code.CANCELLED));
+      await(() -> executor.inflightBytes() == 0, "the read's claim is returned");
+      await(() -> store.stats().openReaders() == 0, "the read's reader is closed");
+    } finally {
+      client.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      inProcess.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
   private static StreamObserver<WriteResponse> observer(CompletableFuture<WriteResponse> done) {
     return new StreamObserver<>() {
       @Override public void onNext(WriteResponse v) {
