@@ -74,8 +74,6 @@ final class Offload {
   }
 
   StorageException.Busy overBudget(long bytes) {
-    return new StorageException.Busy("the server holds " + executor.inflightBytes() + " of its "
-        + executor.maxInflightBytes() + " in-flight bytes (storage.max_inflight_bytes); " + bytes
-        + " more do not fit now, retry");
+    return executor.overBudget(bytes);
   }
 }

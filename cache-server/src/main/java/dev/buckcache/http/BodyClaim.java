@@ -34,11 +34,4 @@ final class BodyClaim {
       executor.releaseBytes(bytes);
     }
   }
-
-  /** The one-line answer when a claim of {@code bytes} did not fit. */
-  static String refusal(StorageExecutor executor, long bytes) {
-    return "server busy: " + executor.inflightBytes() + " bytes of request bodies are in memory"
-        + " and " + bytes + " more would pass storage.max_inflight_bytes ("
-        + executor.maxInflightBytes() + "); retry later";
-  }
 }

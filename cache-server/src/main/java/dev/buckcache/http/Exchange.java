@@ -106,6 +106,18 @@ abstract class Exchange {
     });
   }
 
+  /**
+   * Claims {@code bytes} of the in-flight budget for this request's body; when they do not fit,
+   * answers 503 (with Retry-After) at once and returns null.
+   */
+  final BodyClaim claimOrRefuse(long bytes) {
+    var claimed = BodyClaim.tryClaim(deps.executor(), bytes);
+    if (claimed == null) {
+      respondError(deps.executor().overBudget(bytes));
+    }
+    return claimed;
+  }
+
   /** Tells a client waiting on {@code Expect: 100-continue} to send the body (once accepted). */
   final void continueIfExpected() {
     if (HttpUtil.is100ContinueExpected(request)) {

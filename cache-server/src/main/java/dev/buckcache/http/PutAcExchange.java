@@ -63,10 +63,8 @@ final class PutAcExchange extends Exchange {
       respondText(e.status, e.getMessage());
       return;
     }
-    var claimed = BodyClaim.tryClaim(deps.executor(), announced);
+    var claimed = claimOrRefuse(announced);
     if (claimed == null) {
-      respondText(HttpResponseStatus.SERVICE_UNAVAILABLE,
-          BodyClaim.refusal(deps.executor(), announced));
       return;
     }
     claim = claimed;

@@ -90,10 +90,8 @@ final class PutCasExchange extends Exchange {
         + Math.min(length, HttpInitializer.MAX_CHUNK) // the writer's copy of a direct piece
         + Math.min(digest.size(), deps.store().writeBufferBytes())
         + (zstd ? ZstdUpload.OUTPUT_BUFFER : 0);
-    var claimed = BodyClaim.tryClaim(deps.executor(), window);
+    var claimed = claimOrRefuse(window);
     if (claimed == null) {
-      respondText(HttpResponseStatus.SERVICE_UNAVAILABLE,
-          BodyClaim.refusal(deps.executor(), window));
       return;
     }
     claim = claimed;

@@ -114,6 +114,16 @@ public final class StorageExecutor implements AutoCloseable {
     }
   }
 
+  /**
+   * The failure both front ends answer when a claim of {@code bytes} did not fit (503 with
+   * Retry-After, RESOURCE_EXHAUSTED): one message, naming the setting.
+   */
+  public StorageException.Busy overBudget(long bytes) {
+    return new StorageException.Busy("the server holds " + inflightBytes() + " of its "
+        + maxInflightBytes + " in-flight bytes (storage.max_inflight_bytes); " + bytes
+        + " more do not fit now, retry");
+  }
+
   /** Returns bytes claimed with {@link #tryAcquireBytes}. */
   public void releaseBytes(long bytes) {
     inflightBytes.addAndGet(-bytes);
