@@ -51,7 +51,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
    * How long a broken upload waits for its client to resume it: Bazel's retries (5, backing off
    * from 100 ms) resume within about 3 s.
    */
-  static final Duration PARK_TIME = Duration.ofSeconds(8);
+  static final Duration PARK_TIME = Duration.ofSeconds(5);
   /** Parked uploads kept at most; a newer one pushes out the oldest. */
   static final int MAX_PARKED = 16;
   private static final long CHUNK = 1 << 20;
