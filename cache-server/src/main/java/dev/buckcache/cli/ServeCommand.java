@@ -40,7 +40,7 @@ final class ServeCommand implements Callable<Integer> {
           .description(s.help() + " [" + s.key() + "]"
               + (s.isSwitch() ? "" : " (default " + s.defaultValue() + ")"));
       if (s.isSwitch()) {
-        option.arity("0").fallbackValue("true");
+        option.arity("0..1").fallbackValue("true"); // --access-log, or --access-log false
       } else if (s.equals(ConfigLoader.JWT_KEYS)) {
         option.type(String[].class).paramLabel(s.paramLabel()); // repeatable
       } else {

@@ -126,12 +126,36 @@ public final class ConfigLoader {
       "BUCKCACHE_DIGEST_INSTANCES", "--digest-instances", "NAME=FUNCTION,...", "",
       "per-instance override of digest.default, e.g. buck2=blake3");
 
+  public static final Setting S3_BUCKET = new Setting("s3.bucket", "BUCKCACHE_S3_BUCKET",
+      "--s3-bucket", "NAME", "",
+      "shared tier: the S3 bucket every node of this cache uses (empty: no shared tier)");
+  public static final Setting S3_ENDPOINT = new Setting("s3.endpoint", "BUCKCACHE_S3_ENDPOINT",
+      "--s3-endpoint", "URL", "",
+      "S3 API URL, e.g. http://minio:9000 (empty: AWS's endpoint for s3.region)");
+  public static final Setting S3_REGION = new Setting("s3.region", "BUCKCACHE_S3_REGION",
+      "--s3-region", "REGION", "us-east-1", "the bucket's region (signing region)");
+  public static final Setting S3_PREFIX = new Setting("s3.prefix", "BUCKCACHE_S3_PREFIX",
+      "--s3-prefix", "PREFIX", "", "key prefix inside the bucket");
+  public static final Setting S3_PATH_STYLE = new Setting("s3.path_style",
+      "BUCKCACHE_S3_PATH_STYLE", "--s3-path-style", "true|false", "false",
+      "bucket in the URL path, not the host name (MinIO, Ceph, s3proxy)");
+  public static final Setting S3_CA = new Setting("s3.ca", "BUCKCACHE_S3_CA", "--s3-ca", "PEM",
+      "", "extra CA certificate to trust for the S3 endpoint's TLS");
+  public static final Setting S3_MAX_CONNECTIONS = new Setting("s3.max_connections",
+      "BUCKCACHE_S3_MAX_CONNECTIONS", "--s3-max-connections", "N", "64",
+      "requests to the bucket at once, at most");
+  public static final Setting S3_RETENTION = new Setting("s3.retention_days",
+      "BUCKCACHE_S3_RETENTION_DAYS", "--s3-retention", "DAYS", "30",
+      "bucket objects unused this long expire (set the rule with buckcache s3 lifecycle --apply); "
+          + "objects in use are refreshed; 0: keep forever");
+
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, MAX_INFLIGHT, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, HTTP_MAX_CONNECTIONS, GRPC_ADDRESS,
       GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
       STATIC_TOKEN_FILE, ANONYMOUS, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
       TLS_CLIENT_SCOPE, TLS_RELOAD, METRICS_PUBLIC, ACCESS_LOG, INSECURE_NO_AUTH, DIGEST_DEFAULT,
-      DIGEST_INSTANCES, SHUTDOWN_GRACE);
+      DIGEST_INSTANCES, SHUTDOWN_GRACE, S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PREFIX,
+      S3_PATH_STYLE, S3_CA, S3_MAX_CONNECTIONS, S3_RETENTION);
 
   private final Map<String, String> env;
   private final long maxHeap;
@@ -216,7 +240,46 @@ public final class ConfigLoader {
     boolean metricsPublic = get(values, METRICS_PUBLIC, ConfigLoader::parseBoolean);
     boolean accessLog = get(values, ACCESS_LOG, ConfigLoader::parseBoolean);
     return new ServerConfig(storage, http, idle, maxConnections, grpc, maxBatch, auth, tls, metricsPublic, accessLog,
-        insecure, digests, grace);
+        insecure, digests, grace, s3Settings(values));
+  }
+
+  /** The shared tier's settings, or null when no bucket is named. */
+  private static dev.buckcache.storage.shared.S3Settings s3Settings(Map<String, Sourced> values) {
+    var bucket = text(values, S3_BUCKET);
+    var endpoint = text(values, S3_ENDPOINT);
+    boolean pathStyle = get(values, S3_PATH_STYLE, ConfigLoader::parseBoolean);
+    int connections = get(values, S3_MAX_CONNECTIONS, Integer::parseInt);
+    check(connections >= 1 && connections <= 1024, values, S3_MAX_CONNECTIONS, "must be 1 to 1024");
+    int retention = get(values, S3_RETENTION, Integer::parseInt);
+    check(retention >= 0, values, S3_RETENTION, "must be 0 (keep forever) or a number of days");
+    if (bucket == null) {
+      check(endpoint == null, values, S3_ENDPOINT, "needs s3.bucket (--s3-bucket) too");
+      return null;
+    }
+    check(bucket.matches("[a-z0-9][a-z0-9.\\-]{1,61}[a-z0-9]"), values, S3_BUCKET,
+        "is not an S3 bucket name (3 to 63 of a-z, 0-9, '.', '-')");
+    java.net.URI uri = null;
+    if (endpoint != null) {
+      var source = values.get(S3_ENDPOINT.key()).source();
+      if (endpoint.contains("@")) { // user:secret@host: the value must not be echoed
+        throw new ConfigException("invalid " + S3_ENDPOINT.key() + " (from " + source + "): must "
+            + "not carry credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or "
+            + "a role");
+      }
+      uri = get(values, S3_ENDPOINT, java.net.URI::create);
+      check(("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+          && uri.getHost() != null, values, S3_ENDPOINT, "must be an http:// or https:// URL");
+    }
+    var prefix = values.get(S3_PREFIX.key()).value().trim();
+    check(!prefix.startsWith("/"), values, S3_PREFIX, "must not start with /");
+    var ca = path(values, S3_CA);
+    if (ca != null && !Files.isReadable(ca)) {
+      throw new ConfigException("cannot read s3.ca file " + ca);
+    }
+    return new dev.buckcache.storage.shared.S3Settings(uri, bucket,
+        values.get(S3_REGION.key()).value().trim(), prefix,
+        pathStyle, ca, connections, retention,
+        dev.buckcache.storage.shared.S3Settings.Durability.SHARED);
   }
 
   private static <T> T get(Map<String, Sourced> values, Setting s, Function<String, T> parse) {

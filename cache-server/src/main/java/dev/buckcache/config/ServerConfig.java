@@ -20,6 +20,7 @@ import java.time.Duration;
  * @param insecureNoAuth serving a non-loopback address without auth was allowed explicitly
  * @param digests what a 64-hex hash means, per instance (digest.*)
  * @param shutdownGrace how long in-flight work may take after SIGTERM (server.shutdown_grace)
+ * @param s3 the shared tier's bucket (s3.*), or null for none
  */
 public record ServerConfig(
     StorageConfig storage,
@@ -34,7 +35,8 @@ public record ServerConfig(
     boolean accessLog,
     boolean insecureNoAuth,
     DigestConfig digests,
-    Duration shutdownGrace) {
+    Duration shutdownGrace,
+    dev.buckcache.storage.shared.S3Settings s3) {
   public ServerConfig {
     requireNonNull(storage, "storage");
     requireNonNull(httpAddress, "httpAddress");

@@ -27,6 +27,7 @@ final class GrpcErrors {
     return switch (FailureKind.of(t)) {
       case INVALID, TOO_LARGE -> Status.INVALID_ARGUMENT.withDescription(message);
       case NO_ROOM, BUSY -> Status.RESOURCE_EXHAUSTED.withDescription(message);
+      case UNAVAILABLE -> Status.UNAVAILABLE.withDescription(message);
       case INTERNAL -> {
         if (t instanceof StorageException.Failure) {
           log.error("storage failure serving a gRPC call", t);

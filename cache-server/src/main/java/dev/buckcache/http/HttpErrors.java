@@ -24,7 +24,7 @@ final class HttpErrors {
       case INVALID -> HttpResponseStatus.BAD_REQUEST;
       case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
       case NO_ROOM -> HttpResponseStatus.INSUFFICIENT_STORAGE;
-      case BUSY -> HttpResponseStatus.SERVICE_UNAVAILABLE;
+      case BUSY, UNAVAILABLE -> HttpResponseStatus.SERVICE_UNAVAILABLE;
       case INTERNAL -> {
         log.error("internal error serving an HTTP request", unwrap(t));
         yield HttpResponseStatus.INTERNAL_SERVER_ERROR;

@@ -30,6 +30,10 @@ public final class BuckcacheServer implements AutoCloseable {
 
   private final ServerConfig config;
   private final TieredStore store;
+  /** What the front ends serve: the local store, or the shared tier over it. */
+  private final dev.buckcache.storage.CacheStore served;
+  /** The shared (S3) tier, or null when none is configured. */
+  private final dev.buckcache.storage.shared.SharedTier shared;
   private final StorageExecutor executor;
   private final java.time.Instant started = java.time.Instant.now();
   private HttpFrontEnd http;
@@ -50,7 +54,18 @@ public final class BuckcacheServer implements AutoCloseable {
     this.config = config;
     this.store = store;
     this.executor = executor;
-    this.results = new dev.buckcache.storage.ActionResults(store, store);
+    if (config.s3() != null) {
+      var meter = new dev.buckcache.metrics.SharedStoreMeter(registry);
+      var bucket = new dev.buckcache.storage.shared.S3ObjectStore(config.s3(), meter);
+      this.shared = new dev.buckcache.storage.shared.SharedTier(store, bucket, config.s3(),
+          java.time.Clock.systemUTC());
+      meter.bindHealth(shared::healthy);
+      this.served = shared;
+    } else {
+      this.shared = null;
+      this.served = store;
+    }
+    this.results = new dev.buckcache.storage.ActionResults(served, served);
     this.metrics = new dev.buckcache.metrics.CacheMetrics(registry, store, results,
         new dev.buckcache.metrics.AccessLog(config.accessLog()));
     this.metrics.bindExecutor(executor);
@@ -65,8 +80,20 @@ public final class BuckcacheServer implements AutoCloseable {
         s.compression() == Compression.ZSTD, s.zstdLevel(), DiskSettings.DEFAULT_CHUNK_SIZE);
     var store = TieredStore.open(disk, s.memorySize(), s.maxBlobSize());
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
+    if (config.s3() != null) {
+      // Shared-store calls block a storage thread for a network round trip: allow as many as
+      // the bucket takes connections, so local work is not starved by a slow bucket.
+      threads = Math.max(threads, Math.min(config.s3().maxConnections(), 256));
+    }
     var executor = new StorageExecutor(threads, 4096, s.maxInflightBytes());
-    var server = new BuckcacheServer(config, store, executor);
+    BuckcacheServer server;
+    try {
+      server = new BuckcacheServer(config, store, executor);
+    } catch (RuntimeException e) {
+      executor.close();
+      store.close();
+      throw new ConfigException("s3: " + e.getMessage());
+    }
     server.openMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
     Authenticator authenticator;
     try {
@@ -94,7 +121,7 @@ public final class BuckcacheServer implements AutoCloseable {
     var callers = new dev.buckcache.auth.CallerResolver(authenticator, config.auth().anonymous(),
         certs, (protocol, reason) -> server.metrics.authFailure(protocol, reason.name()));
     try {
-      server.http = HttpFrontEnd.start(config.httpAddress(), store, server.results, executor,
+      server.http = HttpFrontEnd.start(config.httpAddress(), server.served, server.results, executor,
           s.maxBlobSize(), config.httpIdleTimeout(), config.httpMaxConnections(), config.digests(), callers, strict,
           httpTls, server::statusJson, server.metrics, server.registry::scrape,
           config.metricsPublic(), server::statusPage, server.bridge::relay);
@@ -108,7 +135,7 @@ public final class BuckcacheServer implements AutoCloseable {
           + " (http.address): " + e.getMessage(), e);
     }
     try {
-      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), store, server.results, executor,
+      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), server.served, server.results, executor,
           config.digests(), config.grpcMaxBatchBytes(), callers, strict, grpcTls, server.metrics,
           server.bridge);
     } catch (java.io.IOException | RuntimeException e) {
@@ -133,6 +160,11 @@ public final class BuckcacheServer implements AutoCloseable {
             + (config.tls().mutual() ? ", mtls" : config.tls().enabled() ? ", tls" : ""),
         s.dir().toAbsolutePath().normalize(),
         stats.entries(), Sizes.format(stats.usedBytes()), Sizes.format(s.maxSize()), openMillis);
+    if (shared != null) {
+      log.info("shared store {}: writes acknowledged once in the bucket; retention {}; {}",
+          shared.describe(), config.s3().retentionDays() == 0 ? "forever"
+              : config.s3().retentionDays() + " days", shared.status());
+    }
   }
 
   /** How callers without a usable token are served, for the ready line. */
@@ -175,14 +207,16 @@ public final class BuckcacheServer implements AutoCloseable {
   String statusPage() {
     var v = BuckcacheServer.class.getPackage().getImplementationVersion();
     var endpoints = (http == null ? "" : "http " + hostPort(http.address()))
-        + (grpc == null ? "" : ", grpc " + hostPort(grpc.address()));
+        + (grpc == null ? "" : ", grpc " + hostPort(grpc.address()))
+        + (shared == null ? "" : ", shared store " + shared.describe() + ": " + shared.status());
     return StatusPage.render(store.stats(), results, started, java.time.Instant.now(),
         v == null ? "dev" : v, endpoints);
   }
 
   String statusJson() {
     var v = BuckcacheServer.class.getPackage().getImplementationVersion();
-    return StatusJson.render(store.stats(), executor.inflightBytes(), started, java.time.Instant.now(), v == null ? "dev" : v);
+    return StatusJson.render(store.stats(), executor.inflightBytes(), started,
+        java.time.Instant.now(), v == null ? "dev" : v, shared == null ? null : shared.status());
   }
 
   public TieredStore store() {
@@ -218,6 +252,9 @@ public final class BuckcacheServer implements AutoCloseable {
     } finally {
       executor.close();
       // The store's own stop is bounded too; a second is the least it gets to stop its threads.
+      if (shared != null) {
+        shared.close();
+      }
       store.close(java.time.Duration.ofNanos(Math.max(left(deadline), TimeUnit.SECONDS.toNanos(1))));
       if (tls != null) {
         tls.close();

@@ -22,6 +22,11 @@ public enum FailureKind {
   NO_ROOM,
   /** Saturated: the storage queue or the in-flight byte budget is full; retry in a moment. */
   BUSY,
+  /**
+   * A store this one depends on is out of reach (the shared S3 tier): a write that must reach it
+   * before it is acknowledged was not. HTTP 503, gRPC UNAVAILABLE; retry later.
+   */
+  UNAVAILABLE,
   /** The server failed (I/O error, corruption, a bug); logged in full where it is answered. */
   INTERNAL;
 
@@ -47,6 +52,9 @@ public enum FailureKind {
     }
     if (t instanceof StorageException.Busy) {
       return BUSY;
+    }
+    if (t instanceof StorageException.Unavailable) {
+      return UNAVAILABLE;
     }
     return INTERNAL;
   }

@@ -41,6 +41,16 @@ public abstract class StorageException extends RuntimeException {
     }
   }
 
+  /**
+   * The shared store could not be reached or refused the operation (unreachable, slow, 5xx,
+   * throttled, access denied). The message names the store and the reason, never a credential.
+   */
+  public static final class Unavailable extends StorageException {
+    public Unavailable(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
   /** The store failed (I/O error, corruption) or is closed. */
   public static final class Failure extends StorageException {
     public Failure(String message, Throwable cause) {

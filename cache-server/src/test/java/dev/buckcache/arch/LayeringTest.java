@@ -49,5 +49,16 @@ class LayeringTest {
     var concrete = Pattern.compile("\\b(TieredStore|DiskTier|MemoryTier)\\b");
     assertThat(offenders("http", concrete)).isEmpty();
     assertThat(offenders("grpc", concrete)).isEmpty();
+    var shared = Pattern.compile("\\b(SharedTier|S3ObjectStore|ObjectStore)\\b");
+    assertThat(offenders("http", shared)).isEmpty();
+    assertThat(offenders("grpc", shared)).isEmpty();
+  }
+
+  /** The AWS SDK stays behind ObjectStore: one implementation, one CLI command use it. */
+  @Test
+  void awsSdk_onlyBehindTheObjectStore() {
+    var sdk = Pattern.compile("\\bsoftware\\.amazon\\.awssdk\\.");
+    assertThat(offenders("", sdk)).allMatch(f -> f.equals("storage/shared/S3ObjectStore.java")
+        || f.equals("cli/S3Command.java"));
   }
 }

@@ -209,4 +209,55 @@ class ConfigLoaderTest {
         .hasMessageContaining("invalid auth.allow_anonymous_reads 'true'")
         .hasMessageContaining("auth.anonymous is miss");
   }
+
+  @Test
+  void load_s3_offByDefault_fromFlagsEnvAndYaml() throws Exception {
+    assertThat(loader.load(null, Map.of()).s3()).isNull();
+    var file = dir.resolve("s3.yaml");
+    Files.writeString(file, """
+        s3:
+          bucket: build-cache
+          prefix: team-a
+          path_style: true
+          retention_days: 14
+        """);
+    var env = new ConfigLoader(Map.of("BUCKCACHE_S3_ENDPOINT", "http://127.0.0.1:9000",
+        "BUCKCACHE_S3_MAX_CONNECTIONS", "16"), 8L << 30);
+    var s3 = env.load(file, Map.of("s3.region", "eu-west-1")).s3();
+    assertThat(s3.bucket()).isEqualTo("build-cache");
+    assertThat(s3.endpoint()).hasToString("http://127.0.0.1:9000");
+    assertThat(s3.region()).isEqualTo("eu-west-1");
+    assertThat(s3.prefix()).as("a prefix is a folder").isEqualTo("team-a/");
+    assertThat(s3.pathStyle()).isTrue();
+    assertThat(s3.maxConnections()).isEqualTo(16);
+    assertThat(s3.retentionDays()).isEqualTo(14);
+    var defaults = loader.load(null, Map.of("s3.bucket", "b-1")).s3();
+    assertThat(defaults.endpoint()).isNull();
+    assertThat(defaults.region()).isEqualTo("us-east-1");
+    assertThat(defaults.prefix()).isEmpty();
+    assertThat(defaults.pathStyle()).isFalse();
+    assertThat(defaults.retentionDays()).isEqualTo(30);
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "s3.endpoint|http://127.0.0.1:9000|needs s3.bucket",
+      "s3.bucket|Not_A_Bucket|is not an S3 bucket name",
+      "s3.max_connections|0|must be 1 to 1024",
+      "s3.retention_days|-1|must be 0 (keep forever) or a number of days"})
+  void load_badS3Setting_oneLineNamingTheKey(String key, String value, String message) {
+    assertThatThrownBy(() -> loader.load(null, Map.of(key, value)))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining(message)
+        .hasMessageContaining(key);
+  }
+
+  @Test
+  void load_s3EndpointWithCredentials_refused_andTheSecretIsNotEchoed() {
+    assertThatThrownBy(() -> loader.load(null, Map.of("s3.bucket", "b-1",
+        "s3.endpoint", "http://AKID:SECRETKEY@127.0.0.1:9000")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("must not carry credentials")
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("SECRETKEY"));
+  }
 }

@@ -1,0 +1,597 @@
+package dev.buckcache.storage.shared;
+
+import static java.util.Objects.requireNonNull;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.buckcache.digest.Digest;
+import dev.buckcache.digest.DigestFunction;
+import dev.buckcache.storage.AcEntry;
+import dev.buckcache.storage.AcKey;
+import dev.buckcache.storage.BlobReader;
+import dev.buckcache.storage.BlobWriter;
+import dev.buckcache.storage.CacheStore;
+import dev.buckcache.storage.StorageException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URLEncoder;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/*
+ * Design notes
+ *
+ * A decorator: the local store (memory over RocksDB) below it is a cache of the bucket, and
+ * nothing above it knows there is a bucket. No node talks to another; the bucket is the only
+ * shared state.
+ *
+ * Durability "shared": a CAS upload is committed locally (verified against its digest as
+ * always), then streamed from the local copy to the bucket, and only then acknowledged. An AC
+ * entry goes to the local store, then to the bucket, then is acknowledged. When the bucket
+ * refuses, the client gets 503 / UNAVAILABLE, and the local copy is marked unshared: presence
+ * checks report it missing, so the client's retry uploads it again. (The mark lives in memory;
+ * after a crash between the local commit and the bucket PUT the blob is local only. Another node
+ * then still answers correctly: an action result whose outputs it cannot find is a miss there,
+ * because AC completeness checks see the bucket through this tier.)
+ *
+ * Reads: local first. A miss is fetched from the bucket into the local disk, streaming and
+ * verified against the digest like any upload, then served from there; concurrent misses for one
+ * key fetch once. A bucket object that does not match its digest is ignored (a miss), never
+ * served.
+ *
+ * Presence (FindMissingBlobs, AC completeness): the local index first, then HEADs for the rest,
+ * in parallel on a bounded pool.
+ *
+ * Retention: a bucket lifecycle rule expires objects after s3.retention_days. An object this
+ * node uses (reads, or finds present) and that is older than half of that is copied onto itself,
+ * which restarts its age, so hot data never expires. Each key is checked at most once per
+ * quarter of the retention per node, on one background thread with a bounded queue.
+ *
+ * Outage: see SharedHealth. Reads fall back to the local tiers; writes fail at once while the
+ * bucket is down; a probe every second (by request or in the background) ends the outage.
+ */
+
+/** The shared (S3) tier over a node's local store. */
+public final class SharedTier implements CacheStore, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SharedTier.class);
+  /** Uploads of at least this size first ask whether the bucket has the object already. */
+  static final long HEAD_BEFORE_PUT = 1L << 20;
+
+  private static final int CHUNK = 1 << 20;
+  private static final int LOOKUP_THREADS_MAX = 32;
+  private static final String KIND = "kind";
+
+  private final CacheStore local;
+  private final ObjectStore bucket;
+  private final S3Settings settings;
+  private final SharedHealth health;
+  private final Clock clock;
+  private final ExecutorService lookups;
+  private final ThreadPoolExecutor refresher;
+  private final ScheduledExecutorService prober;
+  private final ConcurrentHashMap<String, CompletableFuture<Boolean>> fetches =
+      new ConcurrentHashMap<>();
+  /** Committed locally, refused by the bucket: not present until an upload succeeds. */
+  private final Cache<String, Boolean> unshared =
+      Caffeine.newBuilder().maximumSize(1_000_000).build();
+  /** Keys whose age was checked lately, so each is checked once per quarter retention. */
+  private final Cache<String, Boolean> checked;
+
+  public SharedTier(CacheStore local, ObjectStore bucket, S3Settings settings, Clock clock) {
+    this.local = requireNonNull(local, "local");
+    this.bucket = requireNonNull(bucket, "bucket");
+    this.settings = requireNonNull(settings, "settings");
+    this.clock = requireNonNull(clock, "clock");
+    this.health = new SharedHealth(bucket.describe(), clock);
+    int threads = Math.min(settings.maxConnections(), LOOKUP_THREADS_MAX);
+    this.lookups = Executors.newFixedThreadPool(threads, daemon("buckcache-s3-lookup"));
+    this.refresher = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+        new ArrayBlockingQueue<>(10_000), daemon("buckcache-s3-refresh"),
+        new ThreadPoolExecutor.DiscardPolicy());
+    long quarter = Math.max(1, Duration.ofDays(Math.max(1, settings.retentionDays())).toMinutes() / 4);
+    this.checked = Caffeine.newBuilder().maximumSize(200_000)
+        .expireAfterWrite(Duration.ofMinutes(quarter)).build();
+    this.prober = Executors.newSingleThreadScheduledExecutor(daemon("buckcache-s3-probe"));
+    var unused = prober.scheduleWithFixedDelay(this::probeIfDegraded, 2, 2, TimeUnit.SECONDS);
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String name) {
+    return r -> {
+      var t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  // ---------------------------------------------------------------------------------- keys
+
+  String casKey(Digest d) {
+    return settings.prefix() + "cas/" + label(d.function()) + "/" + d.hash();
+  }
+
+  String acKey(AcKey k) {
+    // The default instance is "_"; a named one is percent-encoded, so "_" itself is "%5F".
+    var instance = k.instance().isEmpty() ? "_"
+        : URLEncoder.encode(k.instance(), StandardCharsets.UTF_8).replace("_", "%5F");
+    return settings.prefix() + "ac/" + instance + "/" + label(k.function()) + "/" + k.hash();
+  }
+
+  private static String label(DigestFunction f) {
+    return f.name().toLowerCase(Locale.ROOT);
+  }
+
+  // ---------------------------------------------------------------------------------- CAS
+
+  @Override
+  public boolean contains(Digest digest) {
+    if (digest.isEmpty()) {
+      return true;
+    }
+    var key = casKey(digest);
+    if (local.contains(digest) && unshared.getIfPresent(key) == null) {
+      used(key, null);
+      return true;
+    }
+    return inBucket(digest, key);
+  }
+
+  @Override
+  public List<Digest> findMissing(Collection<Digest> digests) {
+    var ask = new HashSet<Digest>(local.findMissing(digests));
+    for (var d : digests) {
+      var key = casKey(d);
+      if (unshared.getIfPresent(key) != null) {
+        ask.add(d);
+      } else if (!ask.contains(d) && !d.isEmpty()) {
+        used(key, null);
+      }
+    }
+    if (ask.isEmpty()) {
+      return List.of();
+    }
+    var present = ConcurrentHashMap.<Digest>newKeySet();
+    if (health.tryNow()) {
+      var futures = new ArrayList<CompletableFuture<Void>>();
+      for (var d : ask) {
+        futures.add(CompletableFuture.runAsync(() -> {
+          if (inBucket(d, casKey(d))) {
+            present.add(d);
+          }
+        }, lookups));
+      }
+      CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).join();
+    }
+    var missing = new ArrayList<Digest>();
+    for (var d : digests) {
+      if (ask.contains(d) && !present.contains(d)) {
+        missing.add(d);
+      }
+    }
+    return missing;
+  }
+
+  /** True if the bucket holds the blob (a failure counts as no). */
+  private boolean inBucket(Digest d, String key) {
+    if (!health.tryNow()) {
+      return false;
+    }
+    try {
+      var info = bucket.head(key);
+      health.succeeded();
+      if (info == null || info.size() != d.size()) {
+        return false;
+      }
+      used(key, info);
+      return true;
+    } catch (StorageException.Unavailable e) {
+      health.failed(e.getMessage());
+      return false;
+    }
+  }
+
+  @Override
+  public Optional<BlobReader> open(Digest digest, long offset) {
+    var hit = local.open(digest, offset);
+    if (hit.isPresent() || digest.isEmpty()) {
+      hit.ifPresent(r -> used(casKey(digest), null));
+      return hit;
+    }
+    return fetch(digest) ? local.open(digest, offset) : Optional.empty();
+  }
+
+  @Override
+  public Optional<BlobReader> openHash(DigestFunction function, String hash) {
+    var hit = local.openHash(function, hash);
+    if (hit.isPresent()) {
+      used(casKey(new Digest(function, hash, 0)), null);
+      return hit;
+    }
+    if (!health.tryNow()) {
+      return Optional.empty();
+    }
+    ObjectStore.Info info;
+    try {
+      info = bucket.head(casKey(new Digest(function, hash, 0)));
+      health.succeeded();
+    } catch (StorageException.Unavailable e) {
+      health.failed(e.getMessage());
+      return Optional.empty();
+    }
+    if (info == null) {
+      return Optional.empty();
+    }
+    var digest = new Digest(function, hash, info.size());
+    return fetch(digest) ? local.open(digest, 0) : Optional.empty();
+  }
+
+  /**
+   * Brings a blob from the bucket into the local store; true if it is there now. One fetch per
+   * key at a time: a concurrent caller waits for it and shares its outcome.
+   */
+  private boolean fetch(Digest digest) {
+    var key = casKey(digest);
+    var mine = new CompletableFuture<Boolean>();
+    var theirs = fetches.putIfAbsent(key, mine);
+    if (theirs != null) {
+      return theirs.join();
+    }
+    boolean ok = false;
+    try {
+      ok = download(digest, key);
+    } finally {
+      mine.complete(ok);
+      fetches.remove(key, mine);
+    }
+    return ok;
+  }
+
+  private boolean download(Digest digest, String key) {
+    if (!health.tryNow()) {
+      return false;
+    }
+    ObjectStore.Opened object;
+    try {
+      object = bucket.get(key, 0);
+      health.succeeded();
+    } catch (StorageException.Unavailable e) {
+      health.failed(e.getMessage());
+      return false;
+    }
+    if (object == null) {
+      return false;
+    }
+    try (var body = object.body()) {
+      if (object.info().size() != digest.size()) {
+        log.warn("shared store object {} is {} bytes, not {}: ignored", key,
+            object.info().size(), digest.size());
+        return false;
+      }
+      try (var writer = local.newWriter(digest)) {
+        var buffer = new byte[(int) Math.max(1, Math.min(CHUNK, digest.size()))];
+        for (int n = body.readNBytes(buffer, 0, buffer.length); n > 0;
+            n = body.readNBytes(buffer, 0, buffer.length)) {
+          writer.write(buffer, 0, n);
+        }
+        writer.commit();
+      }
+      used(key, object.info());
+      return true;
+    } catch (StorageException.ContentMismatch e) {
+      log.warn("shared store object {} does not match its digest: ignored ({})", key,
+          e.getMessage());
+      return false;
+    } catch (StorageException.TooLarge | StorageException.StoreFull e) {
+      log.warn("shared store object {} cannot be kept locally: {}", key, e.getMessage());
+      return false;
+    } catch (IOException | java.io.UncheckedIOException e) {
+      health.failed("shared store " + bucket.describe() + ": reading " + key + " failed: "
+          + e.getMessage());
+      return false;
+    }
+  }
+
+  @Override
+  public BlobWriter newWriter(Digest digest) {
+    var inner = local.newWriter(digest);
+    return digest.isEmpty() ? inner : new SharingWriter(digest, inner);
+  }
+
+  /** Puts a locally committed blob into the bucket, from the local copy. */
+  private void share(Digest digest) {
+    var key = casKey(digest);
+    if (!health.tryNow()) {
+      unshared.put(key, Boolean.TRUE);
+      throw unavailable(health.outage().reason(), null);
+    }
+    try {
+      var info = digest.size() >= HEAD_BEFORE_PUT ? bucket.head(key) : null;
+      if (info == null || info.size() != digest.size()) {
+        bucket.put(key, digest.size(), offset -> localStream(digest, offset), Map.of());
+      }
+      health.succeeded();
+      unshared.invalidate(key);
+    } catch (StorageException.Unavailable e) {
+      health.failed(e.getMessage());
+      unshared.put(key, Boolean.TRUE);
+      throw unavailable(e.getMessage(), e);
+    }
+  }
+
+  private static StorageException.Unavailable unavailable(String reason, Throwable cause) {
+    return new StorageException.Unavailable(reason + "; not stored in the shared store, "
+        + "retry later", cause);
+  }
+
+  /** The local copy from {@code offset}, as a stream, for an upload (and its retries). */
+  private InputStream localStream(Digest digest, long offset) throws IOException {
+    var reader = local.open(digest, offset)
+        .orElseThrow(() -> new IOException("blob " + digest + " left the local store before it "
+            + "reached the shared store"));
+    return new ReaderStream(reader);
+  }
+
+  @Override
+  public byte[] peek(DigestFunction function, String hash) {
+    return local.peek(function, hash);
+  }
+
+  @Override
+  public int writeBufferBytes() {
+    return local.writeBufferBytes();
+  }
+
+  // ---------------------------------------------------------------------------------- AC
+
+  @Override
+  public Optional<AcEntry> get(AcKey key) {
+    var hit = local.get(key);
+    var objectKey = acKey(key);
+    if (hit.isPresent()) {
+      used(objectKey, null);
+      return hit;
+    }
+    if (!health.tryNow()) {
+      return Optional.empty();
+    }
+    ObjectStore.Opened object;
+    try {
+      object = bucket.get(objectKey, 0);
+      health.succeeded();
+    } catch (StorageException.Unavailable e) {
+      health.failed(e.getMessage());
+      return Optional.empty();
+    }
+    if (object == null) {
+      return Optional.empty();
+    }
+    byte[] value;
+    try (var body = object.body()) {
+      value = body.readNBytes((int) Math.min(object.info().size(), Integer.MAX_VALUE - 8));
+    } catch (IOException e) {
+      health.failed("shared store " + bucket.describe() + ": reading " + objectKey + " failed: "
+          + e.getMessage());
+      return Optional.empty();
+    }
+    var kind = "raw".equals(object.info().metadata().get(KIND))
+        ? AcEntry.Kind.RAW : AcEntry.Kind.ACTION_RESULT;
+    var entry = new AcEntry(kind, value);
+    try {
+      local.put(key, entry);
+    } catch (StorageException e) {
+      log.debug("action-cache entry {} from the shared store not kept locally: {}", objectKey,
+          e.getMessage());
+    }
+    used(objectKey, object.info());
+    return Optional.of(entry);
+  }
+
+  @Override
+  public void put(AcKey key, AcEntry entry) {
+    local.put(key, entry);
+    var objectKey = acKey(key);
+    if (!health.tryNow()) {
+      throw unavailable(health.outage().reason(), null);
+    }
+    try {
+      bucket.put(objectKey, entry.value(), metadata(entry.kind()));
+      health.succeeded();
+    } catch (StorageException.Unavailable e) {
+      health.failed(e.getMessage());
+      throw unavailable(e.getMessage(), e);
+    }
+  }
+
+  private static Map<String, String> metadata(AcEntry.Kind kind) {
+    return Map.of(KIND, kind == AcEntry.Kind.RAW ? "raw" : "action-result");
+  }
+
+  // ---------------------------------------------------------------------------------- retention
+
+  /**
+   * Notes that an object was used. If it may be older than half the retention, one background
+   * check (at most one per key per quarter retention) refreshes it in the bucket.
+   *
+   * @param known what the bucket just said of it, or null if this node does not know its age
+   */
+  private void used(String key, ObjectStore.Info known) {
+    if (settings.retentionDays() <= 0 || checked.getIfPresent(key) != null) {
+      return;
+    }
+    checked.put(key, Boolean.TRUE);
+    refresher.execute(() -> refreshIfOld(key, known));
+  }
+
+  private void refreshIfOld(String key, ObjectStore.Info known) {
+    try {
+      var info = known;
+      if (info == null) {
+        if (!health.tryNow()) {
+          checked.invalidate(key);
+          return;
+        }
+        info = bucket.head(key);
+      }
+      if (info == null || info.lastModified() == null) {
+        return;
+      }
+      var half = Duration.ofDays(settings.retentionDays()).dividedBy(2);
+      if (info.lastModified().isBefore(Instant.now(clock).minus(half))) {
+        bucket.refresh(key, info.metadata());
+      }
+    } catch (StorageException.Unavailable e) {
+      health.failed(e.getMessage());
+      checked.invalidate(key);
+    } catch (RuntimeException e) {
+      log.warn("refreshing {} in the shared store failed", key, e);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- health
+
+  private void probeIfDegraded() {
+    if (health.outage() == null || !health.tryNow()) {
+      return;
+    }
+    try {
+      bucket.probe();
+      health.succeeded();
+    } catch (StorageException.Unavailable e) {
+      health.failed(e.getMessage());
+    } catch (RuntimeException e) {
+      health.failed("shared store " + bucket.describe() + ": probe failed: " + e);
+    }
+  }
+
+  /** {@code ok}, or {@code degraded: shared store ...: <reason> (since ...)}. */
+  public String status() {
+    return health.status();
+  }
+
+  /** True while the bucket answers. */
+  public boolean healthy() {
+    return health.outage() == null;
+  }
+
+  public String describe() {
+    return bucket.describe();
+  }
+
+  /** Background refresh checks waiting (for tests and metrics). */
+  int refreshesQueued() {
+    return refresher.getQueue().size() + refresher.getActiveCount();
+  }
+
+  @Override
+  public void close() {
+    prober.shutdownNow();
+    refresher.shutdownNow();
+    lookups.shutdownNow();
+    bucket.close();
+  }
+
+  /** Hashes the client's bytes into the local store; on commit, into the bucket too. */
+  private final class SharingWriter implements BlobWriter {
+    private final Digest digest;
+    private final BlobWriter inner;
+
+    SharingWriter(Digest digest, BlobWriter inner) {
+      this.digest = digest;
+      this.inner = inner;
+    }
+
+    @Override
+    public void write(byte[] bytes, int offset, int length) {
+      inner.write(bytes, offset, length);
+    }
+
+    @Override
+    public void write(ByteBuffer bytes) {
+      inner.write(bytes);
+    }
+
+    @Override
+    public long committedSize() {
+      return inner.committedSize();
+    }
+
+    @Override
+    public void commit() {
+      inner.commit();
+      share(digest);
+    }
+
+    @Override
+    public void close() {
+      inner.close();
+    }
+  }
+
+  /** A blob reader as an InputStream. */
+  private static final class ReaderStream extends InputStream {
+    private final BlobReader reader;
+    private byte[] chunk = new byte[0];
+    private int pos;
+    private boolean done;
+
+    ReaderStream(BlobReader reader) {
+      this.reader = reader;
+    }
+
+    private boolean fill() {
+      while (!done && pos == chunk.length) {
+        var next = reader.nextRaw();
+        if (next == null) {
+          done = true;
+        } else {
+          chunk = next;
+          pos = 0;
+        }
+      }
+      return pos < chunk.length;
+    }
+
+    @Override
+    public int read() {
+      return fill() ? chunk[pos++] & 0xff : -1;
+    }
+
+    @Override
+    public int read(byte[] buf, int off, int len) {
+      if (len == 0) {
+        return 0;
+      }
+      if (!fill()) {
+        return -1;
+      }
+      int n = Math.min(len, chunk.length - pos);
+      System.arraycopy(chunk, pos, buf, off, n);
+      pos += n;
+      return n;
+    }
+
+    @Override
+    public void close() {
+      reader.close();
+    }
+  }
+}

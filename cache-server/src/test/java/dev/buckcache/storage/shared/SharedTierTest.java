@@ -1,0 +1,390 @@
+package dev.buckcache.storage.shared;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.buckcache.digest.Digest;
+import dev.buckcache.digest.DigestFunction;
+import dev.buckcache.storage.AcEntry;
+import dev.buckcache.storage.AcKey;
+import dev.buckcache.storage.BlobReader;
+import dev.buckcache.storage.FailureKind;
+import dev.buckcache.storage.StorageException;
+import dev.buckcache.storage.TieredStore;
+import dev.buckcache.storage.disk.DiskSettings;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The shared tier's rules over a real local store (RocksDB in a temp dir) and an in-memory
+ * bucket that can fail, stall and age on demand. The real S3 server (s3proxy) and real clients
+ * drive it in cache-client-tests; these are the cases a real server cannot be made to show on
+ * cue.
+ */
+class SharedTierTest {
+  @TempDir Path dirA;
+  @TempDir Path dirB;
+  private final FakeBucket bucket = new FakeBucket();
+  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Random random = new Random(7);
+
+  private SharedTier node(Path dir, int retentionDays) {
+    var local = TieredStore.open(new DiskSettings(dir, 256L << 20, 0.8, true, 1, 64 * 1024),
+        8L << 20, 1L << 40);
+    var settings = new S3Settings(null, "cache", "us-east-1", "p", true, null, 8, retentionDays,
+        S3Settings.Durability.SHARED);
+    var tier = new SharedTier(local, bucket, settings, Clock.systemUTC());
+    open.add(local);
+    open.add(tier);
+    return tier;
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  private byte[] bytes(int size) {
+    var b = new byte[size];
+    random.nextBytes(b);
+    return b;
+  }
+
+  private static Digest digest(byte[] content) {
+    return Digest.of(DigestFunction.SHA256, content);
+  }
+
+  private static byte[] read(BlobReader reader) {
+    try (reader) {
+      var out = new ByteArrayOutputStream();
+      for (var c = reader.nextRaw(); c != null; c = reader.nextRaw()) {
+        out.write(c, 0, c.length);
+      }
+      return out.toByteArray();
+    }
+  }
+
+  @Test
+  void blobWrittenThroughOneNode_isServedByAnother_andLandsOnItsDisk() {
+    var a = node(dirA, 0);
+    var b = node(dirB, 0);
+    var small = bytes(100);
+    var large = bytes(3 << 20);
+    a.put(digest(small), small);
+    a.put(digest(large), large);
+
+    assertThat(bucket.objects).containsKeys("p/cas/sha256/" + digest(small).hash(),
+        "p/cas/sha256/" + digest(large).hash());
+    assertThat(b.findMissing(List.of(digest(small), digest(large)))).isEmpty();
+    assertThat(read(b.open(digest(large), 0).orElseThrow())).isEqualTo(large);
+    assertThat(read(b.open(digest(large), 1000).orElseThrow()))
+        .isEqualTo(java.util.Arrays.copyOfRange(large, 1000, large.length));
+    int gets = bucket.gets.get();
+    assertThat(read(b.open(digest(large), 0).orElseThrow())).isEqualTo(large);
+    assertThat(bucket.gets.get()).as("the second read is local").isEqualTo(gets);
+    assertThat(read(b.openHash(DigestFunction.SHA256, digest(small).hash()).orElseThrow()))
+        .isEqualTo(small);
+  }
+
+  @Test
+  void actionCacheEntry_keepsItsKind_acrossNodes_andInstancesStayApart() {
+    var a = node(dirA, 0);
+    var b = node(dirB, 0);
+    var key = new AcKey("", DigestFunction.SHA256, digest(bytes(5)).hash());
+    var named = new AcKey("team_a/x", DigestFunction.SHA256, key.hash());
+    a.put(key, new AcEntry(AcEntry.Kind.RAW, "ccache".getBytes(StandardCharsets.UTF_8)));
+    a.put(named, new AcEntry(AcEntry.Kind.ACTION_RESULT, new byte[] {8, 1}));
+
+    var got = b.get(key).orElseThrow();
+    assertThat(got.kind()).isEqualTo(AcEntry.Kind.RAW);
+    assertThat(got.value()).isEqualTo("ccache".getBytes(StandardCharsets.UTF_8));
+    var gotNamed = b.get(named).orElseThrow();
+    assertThat(gotNamed.kind()).isEqualTo(AcEntry.Kind.ACTION_RESULT);
+    assertThat(gotNamed.value()).containsExactly(8, 1);
+    assertThat(bucket.objects).containsKeys("p/ac/_/sha256/" + key.hash(),
+        "p/ac/team%5Fa%2Fx/sha256/" + key.hash());
+  }
+
+  @Test
+  void findMissing_asksTheBucketOnlyForWhatIsNotLocal_inRequestOrder() {
+    var a = node(dirA, 0);
+    var b = node(dirB, 0);
+    var x = bytes(10);
+    var y = bytes(20);
+    var z = bytes(30);
+    a.put(digest(x), x);
+    b.put(digest(y), y);
+    int heads = bucket.heads.get();
+    var missing = b.findMissing(List.of(digest(z), digest(y), digest(x), digest(new byte[0])));
+    assertThat(missing).containsExactly(digest(z));
+    assertThat(bucket.heads.get() - heads).as("HEADs for x and z only").isEqualTo(2);
+  }
+
+  @Test
+  void concurrentMisses_fetchOnce() throws Exception {
+    var a = node(dirA, 0);
+    var b = node(dirB, 0);
+    var blob = bytes(2 << 20);
+    a.put(digest(blob), blob);
+    bucket.stallGets = new CountDownLatch(1);
+    var pool = Executors.newFixedThreadPool(8);
+    try {
+      var reads = new ArrayList<Future<byte[]>>();
+      for (int i = 0; i < 8; i++) {
+        reads.add(pool.submit(() -> read(b.open(digest(blob), 0).orElseThrow())));
+      }
+      // Let every reader reach the fetch before the one GET answers.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (bucket.waitingGets.get() < 1 && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
+      Thread.sleep(200);
+      bucket.stallGets.countDown();
+      for (var r : reads) {
+        assertThat(r.get(30, TimeUnit.SECONDS)).isEqualTo(blob);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(bucket.gets.get()).isEqualTo(1);
+  }
+
+  @Test
+  void corruptObjectInTheBucket_isAMiss_neverServed() {
+    var b = node(dirB, 0);
+    var blob = bytes(1000);
+    var wrong = blob.clone();
+    wrong[500] ^= 1;
+    bucket.objects.put("p/cas/sha256/" + digest(blob).hash(), new FakeBucket.Obj(wrong, Map.of(),
+        Instant.now()));
+    assertThat(b.open(digest(blob), 0)).isEmpty();
+    // Present as far as a HEAD can tell; the read is what verifies.
+    assertThat(b.open(digest(blob), 0)).isEmpty();
+  }
+
+  @Test
+  void bucketDown_writesFailClearly_readsOfLocalDataGoOn_andTheRetryAfterRecoveryUploads() {
+    var a = node(dirA, 0);
+    var b = node(dirB, 0);
+    var before = bytes(100);
+    a.put(digest(before), before);
+    bucket.down = true;
+
+    var blob = bytes(200);
+    assertThatThrownBy(() -> a.put(digest(blob), blob))
+        .isInstanceOf(StorageException.Unavailable.class)
+        .hasMessageStartingWith("shared store fake")
+        .hasMessageContaining("not stored in the shared store");
+    assertThat(FailureKind.of(new StorageException.Unavailable("x", null)))
+        .isEqualTo(FailureKind.UNAVAILABLE);
+    assertThat(a.status()).startsWith("degraded: shared store fake");
+    assertThat(a.healthy()).isFalse();
+    var acKey = new AcKey("", DigestFunction.SHA256, digest(blob).hash());
+    assertThatThrownBy(() -> a.put(acKey, new AcEntry(AcEntry.Kind.RAW, new byte[] {1})))
+        .isInstanceOf(StorageException.Unavailable.class);
+    assertThat(read(a.open(digest(before), 0).orElseThrow())).isEqualTo(before);
+    // What failed to reach the bucket counts as missing, so the client uploads it again.
+    assertThat(a.findMissing(List.of(digest(blob), digest(before)))).containsExactly(digest(blob));
+    assertThat(b.open(digest(blob), 0)).isEmpty();
+
+    bucket.down = false;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!a.healthy() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    assertThat(a.healthy()).as("recovered by the background probe, without a request").isTrue();
+    assertThat(a.status()).isEqualTo("ok");
+    a.put(digest(blob), blob); // the client's retry: locally present already, uploaded now
+    assertThat(a.findMissing(List.of(digest(blob)))).isEmpty();
+    assertThat(read(b.open(digest(blob), 0).orElseThrow())).isEqualTo(blob);
+  }
+
+  @Test
+  void bucketDown_skipsTheBucketWithoutWaitingOnEachRead() {
+    var b = node(dirB, 0);
+    bucket.down = true;
+    var absent = digest(bytes(10));
+    assertThat(b.open(absent, 0)).isEmpty(); // the first call finds the outage
+    int calls = bucket.calls.get();
+    for (int i = 0; i < 100; i++) {
+      assertThat(b.open(absent, 0)).isEmpty();
+      assertThat(b.findMissing(List.of(absent))).containsExactly(absent);
+    }
+    assertThat(bucket.calls.get() - calls).as("at most a probe or two, not 200 calls")
+        .isLessThanOrEqualTo(3);
+  }
+
+  @Test
+  void objectsInUse_olderThanHalfTheRetention_areRefreshed_onceEach() throws Exception {
+    var a = node(dirA, 10);
+    var old = bytes(50);
+    var young = bytes(60);
+    var oldKey = "p/cas/sha256/" + digest(old).hash();
+    var youngKey = "p/cas/sha256/" + digest(young).hash();
+    bucket.objects.put(oldKey, new FakeBucket.Obj(old, Map.of(),
+        Instant.now().minus(Duration.ofDays(6))));
+    bucket.objects.put(youngKey, new FakeBucket.Obj(young, Map.of(),
+        Instant.now().minus(Duration.ofDays(4))));
+
+    for (int i = 0; i < 5; i++) {
+      assertThat(read(a.open(digest(old), 0).orElseThrow())).isEqualTo(old);
+      assertThat(read(a.open(digest(young), 0).orElseThrow())).isEqualTo(young);
+      assertThat(a.findMissing(List.of(digest(old), digest(young)))).isEmpty();
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (a.refreshesQueued() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(bucket.refreshed).containsExactly(oldKey);
+    assertThat(bucket.objects.get(oldKey).modified()).isAfter(Instant.now().minusSeconds(60));
+  }
+
+  @Test
+  void retentionZero_neverRefreshes() throws Exception {
+    var a = node(dirA, 0);
+    var old = bytes(50);
+    var key = "p/cas/sha256/" + digest(old).hash();
+    bucket.objects.put(key, new FakeBucket.Obj(old, Map.of(), Instant.EPOCH));
+    assertThat(read(a.open(digest(old), 0).orElseThrow())).isEqualTo(old);
+    Thread.sleep(100);
+    assertThat(bucket.refreshed).isEmpty();
+  }
+
+  @Test
+  void clockIsInjected() {
+    // Guards the constructor contract the server relies on: any clock, no hidden statics.
+    var fixed = Clock.fixed(Instant.parse("2030-01-01T00:00:00Z"), ZoneOffset.UTC);
+    var local = TieredStore.open(new DiskSettings(dirA, 256L << 20, 0.8, true, 1, 64 * 1024),
+        8L << 20, 1L << 40);
+    var tier = new SharedTier(local, bucket, new S3Settings(null, "cache", "us-east-1", "", true,
+        null, 4, 1, S3Settings.Durability.SHARED), fixed);
+    open.add(local);
+    open.add(tier);
+    bucket.down = true;
+    assertThatThrownBy(() -> tier.put(digest(new byte[] {1}), new byte[] {1}))
+        .isInstanceOf(StorageException.Unavailable.class);
+    assertThat(tier.status()).contains("since 2030-01-01T00:00:00Z");
+  }
+
+  /** An in-memory bucket: counts calls, fails while down, stalls GETs on a latch. */
+  static final class FakeBucket implements ObjectStore {
+    @SuppressWarnings("ArrayRecordComponent") // a byte carrier, never compared
+    record Obj(byte[] bytes, Map<String, String> meta, Instant modified) {}
+
+    final Map<String, Obj> objects = new ConcurrentHashMap<>();
+    final List<String> refreshed = java.util.Collections.synchronizedList(new ArrayList<>());
+    final AtomicInteger gets = new AtomicInteger();
+    final AtomicInteger heads = new AtomicInteger();
+    final AtomicInteger calls = new AtomicInteger();
+    final AtomicInteger waitingGets = new AtomicInteger();
+    volatile boolean down;
+    volatile CountDownLatch stallGets;
+
+    private void call(String op) {
+      calls.incrementAndGet();
+      if (down) {
+        throw new StorageException.Unavailable("shared store fake: " + op
+            + " failed: unreachable: connection refused", null);
+      }
+    }
+
+    @Override
+    public Info head(String key) {
+      call("head");
+      heads.incrementAndGet();
+      var o = objects.get(key);
+      return o == null ? null : new Info(o.bytes().length, o.modified(), o.meta());
+    }
+
+    @Override
+    public Opened get(String key, long offset) {
+      call("get");
+      gets.incrementAndGet();
+      var latch = stallGets;
+      if (latch != null) {
+        waitingGets.incrementAndGet();
+        try {
+          latch.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      var o = objects.get(key);
+      if (o == null) {
+        return null;
+      }
+      return new Opened(new Info(o.bytes().length, o.modified(), o.meta()),
+          new ByteArrayInputStream(o.bytes(), (int) offset, o.bytes().length - (int) offset));
+    }
+
+    @Override
+    public void put(String key, byte[] value, Map<String, String> metadata) {
+      call("put");
+      objects.put(key, new Obj(value.clone(), Map.copyOf(metadata), Instant.now()));
+    }
+
+    @Override
+    public void put(String key, long length, Source source, Map<String, String> metadata) {
+      call("put");
+      try (InputStream in = source.open(0)) {
+        var bytes = in.readAllBytes();
+        assertThat(bytes).hasSize((int) length);
+        objects.put(key, new Obj(bytes, Map.copyOf(metadata), Instant.now()));
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public void refresh(String key, Map<String, String> metadata) {
+      call("copy");
+      refreshed.add(key);
+      var o = objects.get(key);
+      var meta = new HashMap<>(metadata);
+      meta.put("refreshed", "now");
+      objects.put(key, new Obj(o.bytes(), meta, Instant.now()));
+    }
+
+    @Override
+    public void probe() {
+      call("probe");
+    }
+
+    @Override
+    public String describe() {
+      return "fake";
+    }
+
+    @Override
+    public void close() {}
+  }
+}
