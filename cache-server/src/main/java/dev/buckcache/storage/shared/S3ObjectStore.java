@@ -12,7 +12,6 @@ import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Locale;
 import java.util.Map;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
@@ -356,6 +355,11 @@ public final class S3ObjectStore implements ObjectStore {
       };
       return "HTTP " + ase.statusCode() + (code == null ? "" : " " + code) + hint;
     }
+    if (e instanceof SdkClientException && e.getMessage() != null
+        && e.getMessage().startsWith("Unable to load credentials")) {
+      return "no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+          + "AWS_PROFILE, or give the node a role (web identity, container or instance metadata)";
+    }
     if (e instanceof SdkClientException) {
       var cause = e.getCause();
       while (cause != null && cause.getCause() != null && cause.getCause() != cause) {
@@ -363,7 +367,7 @@ public final class S3ObjectStore implements ObjectStore {
       }
       var m = cause != null && cause.getMessage() != null ? cause.getMessage() : e.getMessage();
       return "unreachable: " + (m == null ? e.getClass().getSimpleName()
-          : m.lines().findFirst().orElse("").toLowerCase(Locale.ROOT));
+          : m.lines().findFirst().orElse(""));
     }
     return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
   }
