@@ -192,20 +192,29 @@ public final class SharedTier implements CacheStore, AutoCloseable {
 
   /** True if the bucket holds the blob (a failure counts as no). */
   private boolean inBucket(Digest d, String key) {
-    if (!health.tryNow()) {
+    var info = ask(() -> bucket.head(key));
+    if (info == null || info.size() != d.size()) {
       return false;
     }
+    used(key, info);
+    return true;
+  }
+
+  /**
+   * A read from the bucket, unless it is known to be down; an outage (now or already known)
+   * gives null, which every read path treats as "not in the bucket".
+   */
+  private <T> T ask(java.util.function.Supplier<T> call) {
+    if (!health.tryNow()) {
+      return null;
+    }
     try {
-      var info = bucket.head(key);
+      var answer = call.get();
       health.succeeded();
-      if (info == null || info.size() != d.size()) {
-        return false;
-      }
-      used(key, info);
-      return true;
+      return answer;
     } catch (StorageException.Unavailable e) {
       health.failed(e.getMessage());
-      return false;
+      return null;
     }
   }
 
@@ -226,17 +235,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
       used(casKey(new Digest(function, hash, 0)), null);
       return hit;
     }
-    if (!health.tryNow()) {
-      return Optional.empty();
-    }
-    ObjectStore.Info info;
-    try {
-      info = bucket.head(casKey(new Digest(function, hash, 0)));
-      health.succeeded();
-    } catch (StorageException.Unavailable e) {
-      health.failed(e.getMessage());
-      return Optional.empty();
-    }
+    var info = ask(() -> bucket.head(casKey(new Digest(function, hash, 0))));
     if (info == null) {
       return Optional.empty();
     }
@@ -266,17 +265,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   }
 
   private boolean download(Digest digest, String key) {
-    if (!health.tryNow()) {
-      return false;
-    }
-    ObjectStore.Opened object;
-    try {
-      object = bucket.get(key, 0);
-      health.succeeded();
-    } catch (StorageException.Unavailable e) {
-      health.failed(e.getMessage());
-      return false;
-    }
+    var object = ask(() -> bucket.get(key, 0));
     if (object == null) {
       return false;
     }
@@ -370,17 +359,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
       used(objectKey, null);
       return hit;
     }
-    if (!health.tryNow()) {
-      return Optional.empty();
-    }
-    ObjectStore.Opened object;
-    try {
-      object = bucket.get(objectKey, 0);
-      health.succeeded();
-    } catch (StorageException.Unavailable e) {
-      health.failed(e.getMessage());
-      return Optional.empty();
-    }
+    var object = ask(() -> bucket.get(objectKey, 0));
     if (object == null) {
       return Optional.empty();
     }
