@@ -149,13 +149,22 @@ public final class ConfigLoader {
       "bucket objects unused this long expire (set the rule with buckcache s3 lifecycle --apply); "
           + "objects in use are refreshed; 0: keep forever");
 
+  public static final Setting S3_DURABILITY = new Setting("s3.durability",
+      "BUCKCACHE_S3_DURABILITY", "--s3-durability", "shared|async", "shared",
+      "shared: a write is acknowledged once in the bucket; async: once committed locally, then "
+          + "uploaded by a crash-safe queue (writes go on while the bucket is down)");
+  public static final Setting S3_QUEUE_MAX = new Setting("s3.async_queue_max",
+      "BUCKCACHE_S3_ASYNC_QUEUE_MAX", "--s3-async-queue-max", "N", "10000",
+      "async: uploads that may wait at once (and at most a quarter of max_size of blob bytes); "
+          + "beyond that, writes get 503 / UNAVAILABLE");
+
   public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, MAX_INFLIGHT, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, HTTP_MAX_CONNECTIONS, GRPC_ADDRESS,
       GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
       STATIC_TOKEN_FILE, ANONYMOUS, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
       TLS_CLIENT_SCOPE, TLS_RELOAD, METRICS_PUBLIC, ACCESS_LOG, INSECURE_NO_AUTH, DIGEST_DEFAULT,
       DIGEST_INSTANCES, SHUTDOWN_GRACE, S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PREFIX,
-      S3_PATH_STYLE, S3_CA, S3_MAX_CONNECTIONS, S3_RETENTION);
+      S3_PATH_STYLE, S3_CA, S3_MAX_CONNECTIONS, S3_RETENTION, S3_DURABILITY, S3_QUEUE_MAX);
 
   private final Map<String, String> env;
   private final long maxHeap;
@@ -252,6 +261,13 @@ public final class ConfigLoader {
     check(connections >= 1 && connections <= 1024, values, S3_MAX_CONNECTIONS, "must be 1 to 1024");
     int retention = get(values, S3_RETENTION, Integer::parseInt);
     check(retention >= 0, values, S3_RETENTION, "must be 0 (keep forever) or a number of days");
+    var durability = get(values, S3_DURABILITY, v -> switch (v.trim().toLowerCase(Locale.ROOT)) {
+      case "shared" -> dev.buckcache.storage.shared.S3Settings.Durability.SHARED;
+      case "async" -> dev.buckcache.storage.shared.S3Settings.Durability.ASYNC;
+      default -> throw new IllegalArgumentException("not one of shared, async");
+    });
+    int queueMax = get(values, S3_QUEUE_MAX, Integer::parseInt);
+    check(queueMax >= 1, values, S3_QUEUE_MAX, "must be at least 1");
     if (bucket == null) {
       check(endpoint == null, values, S3_ENDPOINT, "needs s3.bucket (--s3-bucket) too");
       return null;
@@ -278,8 +294,7 @@ public final class ConfigLoader {
     }
     return new dev.buckcache.storage.shared.S3Settings(uri, bucket,
         values.get(S3_REGION.key()).value().trim(), prefix,
-        pathStyle, ca, connections, retention,
-        dev.buckcache.storage.shared.S3Settings.Durability.SHARED);
+        pathStyle, ca, connections, retention, durability, queueMax);
   }
 
   private static <T> T get(Map<String, Sourced> values, Setting s, Function<String, T> parse) {

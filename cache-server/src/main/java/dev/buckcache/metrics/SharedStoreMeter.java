@@ -1,12 +1,14 @@
 package dev.buckcache.metrics;
 
 import dev.buckcache.storage.shared.BackendMeter;
+import dev.buckcache.storage.shared.SharedTier;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.BooleanSupplier;
 
 /**
  * The shared tier's backend meters: {@code buckcache_s3_requests_seconds{op,outcome}} (count,
@@ -30,12 +32,21 @@ public final class SharedStoreMeter implements BackendMeter {
         .description("payload bytes to (up) and from (down) the shared store").register(registry);
   }
 
-  /** 1 while the bucket answers, 0 while degraded. */
-  public void bindHealth(BooleanSupplier healthy) {
-    io.micrometer.core.instrument.Gauge.builder("buckcache.s3.healthy", healthy,
-            h -> h.getAsBoolean() ? 1 : 0)
+  /**
+   * The tier's state: {@code buckcache_s3_healthy} (1 while the bucket answers) and, for async
+   * durability, the upload queue (items and blob bytes waiting, items given up on).
+   */
+  public void bind(SharedTier tier) {
+    Gauge.builder("buckcache.s3.healthy", tier, t -> t.healthy() ? 1 : 0)
         .description("1 while the shared store answers, 0 while this node serves from its "
-            + "local tiers only").strongReference(true).register(registry);
+            + "local tiers only").register(registry);
+    Gauge.builder("buckcache.s3.queue.items", tier, SharedTier::queued)
+        .description("async uploads waiting for the shared store").register(registry);
+    Gauge.builder("buckcache.s3.queue", tier, t -> (double) t.queuedBytes()).baseUnit("bytes")
+        .description("blob bytes waiting for the shared store (async)").register(registry);
+    FunctionCounter.builder("buckcache.s3.queue.dropped", tier, t -> (double) t.queueDropped())
+        .description("async uploads given up on: the blob left the local store first")
+        .register(registry);
   }
 
   @Override

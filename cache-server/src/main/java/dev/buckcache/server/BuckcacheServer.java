@@ -58,8 +58,9 @@ public final class BuckcacheServer implements AutoCloseable {
       var meter = new dev.buckcache.metrics.SharedStoreMeter(registry);
       var bucket = new dev.buckcache.storage.shared.S3ObjectStore(config.s3(), meter);
       this.shared = new dev.buckcache.storage.shared.SharedTier(store, bucket, config.s3(),
-          java.time.Clock.systemUTC());
-      meter.bindHealth(shared::healthy);
+          java.time.Clock.systemUTC(), config.storage().dir().resolve("s3-queue"),
+          config.storage().maxSize() / 4);
+      meter.bind(shared);
       this.served = shared;
     } else {
       this.shared = null;
@@ -161,8 +162,11 @@ public final class BuckcacheServer implements AutoCloseable {
         s.dir().toAbsolutePath().normalize(),
         stats.entries(), Sizes.format(stats.usedBytes()), Sizes.format(s.maxSize()), openMillis);
     if (shared != null) {
-      log.info("shared store {}: writes acknowledged once in the bucket; retention {}; {}",
-          shared.describe(), config.s3().retentionDays() == 0 ? "forever"
+      log.info("shared store {}: writes acknowledged {}; retention {}; {}",
+          shared.describe(), shared.durability()
+              == dev.buckcache.storage.shared.S3Settings.Durability.SHARED
+              ? "once in the bucket" : "once on the local disk, then uploaded (async)",
+          config.s3().retentionDays() == 0 ? "forever"
               : config.s3().retentionDays() + " days", shared.status());
     }
   }

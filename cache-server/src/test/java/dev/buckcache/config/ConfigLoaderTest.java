@@ -237,6 +237,12 @@ class ConfigLoaderTest {
     assertThat(defaults.prefix()).isEmpty();
     assertThat(defaults.pathStyle()).isFalse();
     assertThat(defaults.retentionDays()).isEqualTo(30);
+    assertThat(defaults.durability()).isEqualTo(dev.buckcache.storage.shared.S3Settings.Durability.SHARED);
+    assertThat(loader.load(null, Map.of("s3.bucket", "b-1", "s3.durability", "ASYNC",
+        "s3.async_queue_max", "50")).s3()).satisfies(s -> {
+          assertThat(s.durability()).isEqualTo(dev.buckcache.storage.shared.S3Settings.Durability.ASYNC);
+          assertThat(s.queueMaxItems()).isEqualTo(50);
+        });
   }
 
   @ParameterizedTest
@@ -244,7 +250,9 @@ class ConfigLoaderTest {
       "s3.endpoint|http://127.0.0.1:9000|needs s3.bucket",
       "s3.bucket|Not_A_Bucket|is not an S3 bucket name",
       "s3.max_connections|0|must be 1 to 1024",
-      "s3.retention_days|-1|must be 0 (keep forever) or a number of days"})
+      "s3.retention_days|-1|must be 0 (keep forever) or a number of days",
+      "s3.durability|eventually|not one of shared, async",
+      "s3.async_queue_max|0|must be at least 1"})
   void load_badS3Setting_oneLineNamingTheKey(String key, String value, String message) {
     assertThatThrownBy(() -> loader.load(null, Map.of(key, value)))
         .isInstanceOf(ConfigException.class)

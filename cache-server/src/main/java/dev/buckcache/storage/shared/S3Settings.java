@@ -17,6 +17,7 @@ import java.nio.file.Path;
  * @param maxConnections concurrent requests to the bucket, at most
  * @param retentionDays objects unused this long expire (lifecycle rule); 0 keeps them forever
  * @param durability when a write is acknowledged
+ * @param queueMaxItems in {@code async} mode, uploads that may wait at once
  */
 public record S3Settings(
     URI endpoint,
@@ -27,7 +28,8 @@ public record S3Settings(
     Path ca,
     int maxConnections,
     int retentionDays,
-    Durability durability) {
+    Durability durability,
+    int queueMaxItems) {
 
   public S3Settings {
     requireNonNull(bucket, "bucket");
@@ -45,6 +47,12 @@ public record S3Settings(
   /** When a write is acknowledged. */
   public enum Durability {
     /** Once it is in the bucket: any node can serve what any node acknowledged. */
-    SHARED
+    SHARED,
+    /**
+     * Once it is committed locally; a crash-safe queue uploads it soon after. Writes go on while
+     * the bucket is down (until the queue is full); a node lost for good loses what it had not
+     * uploaded yet.
+     */
+    ASYNC
   }
 }

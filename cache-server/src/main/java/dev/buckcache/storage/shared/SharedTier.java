@@ -96,8 +96,16 @@ public final class SharedTier implements CacheStore, AutoCloseable {
       Caffeine.newBuilder().maximumSize(1_000_000).build();
   /** Keys whose age was checked lately, so each is checked once per quarter retention. */
   private final Cache<String, Boolean> checked;
+  /** Async durability's uploads; null in shared mode. */
+  private final UploadQueue queue;
 
-  public SharedTier(CacheStore local, ObjectStore bucket, S3Settings settings, Clock clock) {
+  /**
+   * @param queueDir where async durability keeps its upload queue (unused in shared mode)
+   * @param queueMaxBytes blob bytes the async queue may hold; keep it well inside the local
+   *     disk's budget, so queued blobs are not evicted before they are uploaded
+   */
+  public SharedTier(CacheStore local, ObjectStore bucket, S3Settings settings, Clock clock,
+      java.nio.file.Path queueDir, long queueMaxBytes) {
     this.local = requireNonNull(local, "local");
     this.bucket = requireNonNull(bucket, "bucket");
     this.settings = requireNonNull(settings, "settings");
@@ -113,6 +121,37 @@ public final class SharedTier implements CacheStore, AutoCloseable {
         .expireAfterWrite(Duration.ofMinutes(quarter)).build();
     this.prober = Executors.newSingleThreadScheduledExecutor(daemon("buckcache-s3-probe"));
     var unused = prober.scheduleWithFixedDelay(this::probeIfDegraded, 2, 2, TimeUnit.SECONDS);
+    this.queue = settings.durability() == S3Settings.Durability.ASYNC
+        ? new UploadQueue(queueDir, settings.queueMaxItems(), queueMaxBytes,
+            Math.min(settings.maxConnections(), 8), this::upload, health)
+        : null;
+  }
+
+  /** Shared mode over a store whose writes are acknowledged once in the bucket. */
+  public SharedTier(CacheStore local, ObjectStore bucket, S3Settings settings, Clock clock) {
+    this(local, bucket, settings, clock, null, 0);
+  }
+
+  /** One queued upload (async mode), from the local copy for a blob. */
+  private void upload(UploadQueue.Item item) {
+    if (item instanceof UploadQueue.AcItem a) {
+      bucket.put(acKey(a.key()), a.entry().value(), metadata(a.entry().kind()));
+      return;
+    }
+    var digest = ((UploadQueue.CasItem) item).digest();
+    if (!local.contains(digest)) {
+      throw new IllegalStateException("blob " + digest + " left the local store before it was "
+          + "uploaded");
+    }
+    putBlob(digest);
+  }
+
+  private void putBlob(Digest digest) {
+    var key = casKey(digest);
+    var info = digest.size() >= HEAD_BEFORE_PUT ? bucket.head(key) : null;
+    if (info == null || info.size() != digest.size()) {
+      bucket.put(key, digest.size(), offset -> localStream(digest, offset), Map.of());
+    }
   }
 
   private static java.util.concurrent.ThreadFactory daemon(String name) {
@@ -305,18 +344,19 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     return digest.isEmpty() ? inner : new SharingWriter(digest, inner);
   }
 
-  /** Puts a locally committed blob into the bucket, from the local copy. */
+  /** Puts a locally committed blob into the bucket (or its queue), from the local copy. */
   private void share(Digest digest) {
+    if (queue != null) {
+      queue.addCas(digest);
+      return;
+    }
     var key = casKey(digest);
     if (!health.tryNow()) {
       unshared.put(key, Boolean.TRUE);
       throw unavailable(health.outage().reason(), null);
     }
     try {
-      var info = digest.size() >= HEAD_BEFORE_PUT ? bucket.head(key) : null;
-      if (info == null || info.size() != digest.size()) {
-        bucket.put(key, digest.size(), offset -> localStream(digest, offset), Map.of());
-      }
+      putBlob(digest);
       health.succeeded();
       unshared.invalidate(key);
     } catch (StorageException.Unavailable e) {
@@ -387,6 +427,10 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   @Override
   public void put(AcKey key, AcEntry entry) {
     local.put(key, entry);
+    if (queue != null) {
+      queue.addAc(key, entry);
+      return;
+    }
     var objectKey = acKey(key);
     if (!health.tryNow()) {
       throw unavailable(health.outage().reason(), null);
@@ -461,9 +505,32 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     }
   }
 
-  /** {@code ok}, or {@code degraded: shared store ...: <reason> (since ...)}. */
+  /**
+   * {@code ok}, or {@code degraded: shared store ...: <reason> (since ...)}; in async mode
+   * followed by the uploads waiting, if any.
+   */
   public String status() {
-    return health.status();
+    int waiting = queue == null ? 0 : queue.size();
+    return health.status() + (waiting == 0 ? "" : "; " + waiting + " uploads queued");
+  }
+
+  /** Uploads waiting in the async queue (0 in shared mode). */
+  public int queued() {
+    return queue == null ? 0 : queue.size();
+  }
+
+  /** Blob bytes waiting in the async queue. */
+  public long queuedBytes() {
+    return queue == null ? 0 : queue.bytes();
+  }
+
+  /** Async uploads given up on because their blob left the local store first. */
+  public long queueDropped() {
+    return queue == null ? 0 : queue.dropped();
+  }
+
+  public S3Settings.Durability durability() {
+    return settings.durability();
   }
 
   /** True while the bucket answers. */
@@ -482,6 +549,9 @@ public final class SharedTier implements CacheStore, AutoCloseable {
 
   @Override
   public void close() {
+    if (queue != null) {
+      queue.close();
+    }
     prober.shutdownNow();
     refresher.shutdownNow();
     lookups.shutdownNow();

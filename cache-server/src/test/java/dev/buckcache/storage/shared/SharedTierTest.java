@@ -51,14 +51,118 @@ class SharedTierTest {
   private final Random random = new Random(7);
 
   private SharedTier node(Path dir, int retentionDays) {
-    var local = TieredStore.open(new DiskSettings(dir, 256L << 20, 0.8, true, 1, 64 * 1024),
-        8L << 20, 1L << 40);
+    return node(dir, retentionDays, S3Settings.Durability.SHARED, 100);
+  }
+
+  private SharedTier node(Path dir, int retentionDays, S3Settings.Durability durability,
+      int queueMax) {
+    var local = TieredStore.open(new DiskSettings(dir.resolve("db"), 256L << 20, 0.8, true, 1,
+        64 * 1024), 8L << 20, 1L << 40);
     var settings = new S3Settings(null, "cache", "us-east-1", "p", true, null, 8, retentionDays,
-        S3Settings.Durability.SHARED);
-    var tier = new SharedTier(local, bucket, settings, Clock.systemUTC());
+        durability, queueMax);
+    var tier = new SharedTier(local, bucket, settings, Clock.systemUTC(), dir.resolve("queue"),
+        64L << 20);
     open.add(local);
     open.add(tier);
     return tier;
+  }
+
+  private static void await(java.util.function.BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as(what).isLessThan(deadline);
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
+  }
+
+  @Test
+  void async_writesGoOnWhileTheBucketIsDown_andTheQueueDrainsWhenItIsBack() {
+    var a = node(dirA, 0, S3Settings.Durability.ASYNC, 100);
+    var b = node(dirB, 0);
+    bucket.down = true;
+    var blob = bytes(300_000);
+    var key = new AcKey("", DigestFunction.SHA256, digest(bytes(3)).hash());
+    a.put(digest(blob), blob);
+    a.put(key, new AcEntry(AcEntry.Kind.RAW, new byte[] {4, 2}));
+    assertThat(a.queued()).isEqualTo(2);
+    assertThat(a.queuedBytes()).isEqualTo(300_000);
+    assertThat(a.status()).endsWith("; 2 uploads queued");
+    assertThat(read(a.open(digest(blob), 0).orElseThrow())).isEqualTo(blob);
+
+    bucket.down = false;
+    await(() -> a.queued() == 0, "queue drained");
+    assertThat(read(b.open(digest(blob), 0).orElseThrow())).isEqualTo(blob);
+    assertThat(b.get(key).orElseThrow().value()).containsExactly(4, 2);
+    assertThat(a.status()).isEqualTo("ok");
+  }
+
+  @Test
+  void async_anActionResultGoesUpOnlyAfterTheBlobsQueuedBeforeIt() throws Exception {
+    var a = node(dirA, 0, S3Settings.Durability.ASYNC, 100);
+    bucket.stallCasPuts = new CountDownLatch(1);
+    var blobs = new ArrayList<byte[]>();
+    for (int i = 0; i < 5; i++) {
+      blobs.add(bytes(1000 + i));
+      a.put(digest(blobs.get(i)), blobs.get(i));
+    }
+    var key = new AcKey("", DigestFunction.SHA256, digest(bytes(3)).hash());
+    a.put(key, new AcEntry(AcEntry.Kind.ACTION_RESULT, new byte[] {1}));
+    await(() -> bucket.waitingPuts.get() > 0, "an upload started");
+    Thread.sleep(300);
+    assertThat(bucket.objects).as("the action result waits for its outputs").isEmpty();
+    bucket.stallCasPuts.countDown();
+    await(() -> a.queued() == 0, "queue drained");
+    assertThat(bucket.putOrder).hasSize(6);
+    assertThat(bucket.putOrder.get(5)).isEqualTo("p/ac/_/sha256/" + key.hash());
+  }
+
+  @Test
+  void async_theQueueSurvivesAStop_andResumesOnTheNextStart() throws Exception {
+    var local = TieredStore.open(new DiskSettings(dirA.resolve("db"), 256L << 20, 0.8, true, 1,
+        64 * 1024), 8L << 20, 1L << 40);
+    var settings = new S3Settings(null, "cache", "us-east-1", "p", true, null, 8, 0,
+        S3Settings.Durability.ASYNC, 100);
+    var tier = new SharedTier(local, bucket, settings, Clock.systemUTC(), dirA.resolve("queue"),
+        64L << 20);
+    bucket.down = true;
+    var blobs = new ArrayList<byte[]>();
+    for (int i = 0; i < 20; i++) {
+      blobs.add(bytes(2000 + i));
+      tier.put(digest(blobs.get(i)), blobs.get(i));
+    }
+    tier.close();
+    local.close();
+    assertThat(bucket.objects).isEmpty();
+
+    bucket.down = false;
+    var again = node(dirA, 0, S3Settings.Durability.ASYNC, 100);
+    await(() -> again.queued() == 0, "queue drained after the restart");
+    var b = node(dirB, 0);
+    for (var blob : blobs) {
+      assertThat(read(b.open(digest(blob), 0).orElseThrow())).isEqualTo(blob);
+    }
+    try (var left = java.nio.file.Files.list(dirA.resolve("queue"))) {
+      assertThat(left.count()).as("every queue file removed").isZero();
+    }
+  }
+
+  @Test
+  void async_aFullQueue_refusesWritesWithTheReason() {
+    var a = node(dirA, 0, S3Settings.Durability.ASYNC, 3);
+    bucket.down = true;
+    for (int i = 0; i < 3; i++) {
+      var blob = bytes(10 + i);
+      a.put(digest(blob), blob);
+    }
+    var one = bytes(99);
+    assertThatThrownBy(() -> a.put(digest(one), one))
+        .isInstanceOf(StorageException.Unavailable.class)
+        .hasMessageContaining("upload queue is full (3 uploads");
   }
 
   @AfterEach
@@ -286,7 +390,7 @@ class SharedTierTest {
     var local = TieredStore.open(new DiskSettings(dirA, 256L << 20, 0.8, true, 1, 64 * 1024),
         8L << 20, 1L << 40);
     var tier = new SharedTier(local, bucket, new S3Settings(null, "cache", "us-east-1", "", true,
-        null, 4, 1, S3Settings.Durability.SHARED), fixed);
+        null, 4, 1, S3Settings.Durability.SHARED, 10), fixed);
     open.add(local);
     open.add(tier);
     bucket.down = true;
@@ -308,6 +412,9 @@ class SharedTierTest {
     final AtomicInteger waitingGets = new AtomicInteger();
     volatile boolean down;
     volatile CountDownLatch stallGets;
+    volatile CountDownLatch stallCasPuts;
+    final AtomicInteger waitingPuts = new AtomicInteger();
+    final List<String> putOrder = java.util.Collections.synchronizedList(new ArrayList<>());
 
     private void call(String op) {
       calls.incrementAndGet();
@@ -350,15 +457,26 @@ class SharedTierTest {
     public void put(String key, byte[] value, Map<String, String> metadata) {
       call("put");
       objects.put(key, new Obj(value.clone(), Map.copyOf(metadata), Instant.now()));
+      putOrder.add(key);
     }
 
     @Override
     public void put(String key, long length, Source source, Map<String, String> metadata) {
       call("put");
+      var latch = stallCasPuts;
+      if (latch != null) {
+        waitingPuts.incrementAndGet();
+        try {
+          latch.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       try (InputStream in = source.open(0)) {
         var bytes = in.readAllBytes();
         assertThat(bytes).hasSize((int) length);
         objects.put(key, new Obj(bytes, Map.copyOf(metadata), Instant.now()));
+        putOrder.add(key);
       } catch (IOException e) {
         throw new java.io.UncheckedIOException(e);
       }
