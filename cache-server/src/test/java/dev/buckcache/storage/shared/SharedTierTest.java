@@ -56,12 +56,16 @@ class SharedTierTest {
 
   private SharedTier node(Path dir, int retentionDays, S3Settings.Durability durability,
       int queueMax) {
+    return node(dir, retentionDays, durability, queueMax, Clock.systemUTC());
+  }
+
+  private SharedTier node(Path dir, int retentionDays, S3Settings.Durability durability,
+      int queueMax, Clock clock) {
     var local = TieredStore.open(new DiskSettings(dir.resolve("db"), 256L << 20, 0.8, true, 1,
         64 * 1024), 8L << 20, 1L << 40);
     var settings = new S3Settings(null, "cache", "us-east-1", "p", true, null, 8, retentionDays,
         durability, queueMax);
-    var tier = new SharedTier(local, bucket, settings, Clock.systemUTC(), dir.resolve("queue"),
-        64L << 20);
+    var tier = new SharedTier(local, bucket, settings, clock, dir.resolve("queue"), 64L << 20);
     open.add(local);
     open.add(tier);
     return tier;
@@ -348,28 +352,34 @@ class SharedTierTest {
   }
 
   @Test
-  void objectsInUse_olderThanHalfTheRetention_areRefreshed_onceEach() throws Exception {
-    var a = node(dirA, 10);
-    var old = bytes(50);
+  void hotObjectOlderThanHalfTheRetention_isRefreshedOnce_coldAndYoungOnesAreNot() throws Exception {
+    var now = Instant.now();
+    // Six days from now by this node's clock, with a 10-day retention: what was written now is
+    // past half of it.
+    var a = node(dirA, 10, S3Settings.Durability.SHARED, 100,
+        Clock.offset(Clock.systemUTC(), Duration.ofDays(6)));
+    var hot = bytes(50);
+    var cold = bytes(55);
     var young = bytes(60);
-    var oldKey = "p/cas/sha256/" + digest(old).hash();
-    var youngKey = "p/cas/sha256/" + digest(young).hash();
-    bucket.objects.put(oldKey, new FakeBucket.Obj(old, Map.of(),
-        Instant.now().minus(Duration.ofDays(6))));
-    bucket.objects.put(youngKey, new FakeBucket.Obj(young, Map.of(),
-        Instant.now().minus(Duration.ofDays(4))));
+    var hotKey = "p/cas/sha256/" + digest(hot).hash();
+    var coldKey = "p/cas/sha256/" + digest(cold).hash();
+    bucket.objects.put(hotKey, new FakeBucket.Obj(hot, Map.of(), now));
+    bucket.objects.put(coldKey, new FakeBucket.Obj(cold, Map.of(), now));
+    bucket.objects.put("p/cas/sha256/" + digest(young).hash(),
+        new FakeBucket.Obj(young, Map.of(), now.plus(Duration.ofDays(2))));
 
     for (int i = 0; i < 5; i++) {
-      assertThat(read(a.open(digest(old), 0).orElseThrow())).isEqualTo(old);
+      assertThat(read(a.open(digest(hot), 0).orElseThrow())).isEqualTo(hot);
       assertThat(read(a.open(digest(young), 0).orElseThrow())).isEqualTo(young);
-      assertThat(a.findMissing(List.of(digest(old), digest(young)))).isEmpty();
+      assertThat(a.findMissing(List.of(digest(hot), digest(young)))).isEmpty();
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (a.refreshesQueued() > 0 && System.nanoTime() < deadline) {
       Thread.sleep(10);
     }
-    assertThat(bucket.refreshed).containsExactly(oldKey);
-    assertThat(bucket.objects.get(oldKey).modified()).isAfter(Instant.now().minusSeconds(60));
+    assertThat(bucket.refreshed).containsExactly(hotKey);
+    assertThat(bucket.objects.get(hotKey).modified()).isAfter(now);
+    assertThat(bucket.objects.get(coldKey).modified()).isEqualTo(now);
   }
 
   @Test
