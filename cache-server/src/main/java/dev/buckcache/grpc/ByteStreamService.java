@@ -14,7 +14,6 @@ import dev.buckcache.storage.BlobReader;
 import dev.buckcache.storage.BlobWriter;
 import dev.buckcache.storage.StoredChunk;
 import dev.buckcache.storage.CacheStore;
-import dev.buckcache.storage.ZstdFrames;
 import dev.buckcache.storage.ZstdUpload;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -198,8 +197,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
       byte[] bytes;
       if (compressed) {
         StoredChunk chunk = reader.nextStored();
-        bytes = chunk == null ? null
-            : chunk.encoding() == StoredChunk.Encoding.ZSTD ? chunk.bytes() : ZstdFrames.rawFrame(chunk.bytes());
+        bytes = chunk == null ? null : chunk.zstdFrame();
       } else {
         bytes = reader.nextRaw();
       }

@@ -11,13 +11,13 @@ import build.bazel.remote.execution.v2.FindMissingBlobsRequest;
 import build.bazel.remote.execution.v2.FindMissingBlobsResponse;
 import build.bazel.remote.execution.v2.GetTreeRequest;
 import build.bazel.remote.execution.v2.GetTreeResponse;
-import com.github.luben.zstd.Zstd;
 import com.google.protobuf.UnsafeByteOperations;
 import dev.buckcache.auth.Access;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
 import dev.buckcache.storage.DirectoryWalk;
 import dev.buckcache.storage.CacheStore;
+import dev.buckcache.storage.StoredChunk;
 import dev.buckcache.storage.ZstdUpload;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -149,14 +149,25 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
       for (var d : request.getDigestsList()) {
         var entry = out.addResponsesBuilder().setDigest(d);
         try {
-          var bytes = store.getBytes(Digests.of(fn, d));
-          if (bytes.isEmpty()) {
-            entry.setStatus(toRpc(Status.NOT_FOUND.withDescription("blob " + d.getHash() + " not found")));
-          } else if (zstd && bytes.get().length > 1024) {
-            entry.setData(UnsafeByteOperations.unsafeWrap(Zstd.compress(bytes.get(), 1)))
-                .setCompressor(Compressor.Value.ZSTD).setStatus(toRpc(Status.OK));
+          var digest = Digests.of(fn, d);
+          if (zstd && d.getSizeBytes() > 1024) {
+            // The stored zstd frames as they are: no compression work per read.
+            var reader = store.open(digest, 0);
+            if (reader.isPresent()) {
+              try (var r = reader.get()) {
+                entry.setData(UnsafeByteOperations.unsafeWrap(StoredChunk.zstdStream(r)))
+                    .setCompressor(Compressor.Value.ZSTD).setStatus(toRpc(Status.OK));
+              }
+            } else {
+              entry.setStatus(notFound(d));
+            }
           } else {
-            entry.setData(UnsafeByteOperations.unsafeWrap(bytes.get())).setStatus(toRpc(Status.OK));
+            var bytes = store.getBytes(digest);
+            if (bytes.isPresent()) {
+              entry.setData(UnsafeByteOperations.unsafeWrap(bytes.get())).setStatus(toRpc(Status.OK));
+            } else {
+              entry.setStatus(notFound(d));
+            }
           }
         } catch (RuntimeException e) {
           entry.setStatus(toRpc(GrpcErrors.status(e)));
@@ -164,6 +175,10 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
       }
     }
     return out.build();
+  }
+
+  private static com.google.rpc.Status notFound(build.bazel.remote.execution.v2.Digest d) {
+    return toRpc(Status.NOT_FOUND.withDescription("blob " + d.getHash() + " not found"));
   }
 
   private static BatchReadBlobsResponse allNotFound(BatchReadBlobsRequest request, String reason) {

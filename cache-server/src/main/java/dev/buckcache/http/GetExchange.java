@@ -6,7 +6,6 @@ import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.ActionResults;
 import dev.buckcache.storage.BlobReader;
 import dev.buckcache.storage.StoredChunk;
-import dev.buckcache.storage.ZstdFrames;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -179,7 +178,7 @@ final class GetExchange extends Exchange {
     if (chunk == null) {
       return null;
     }
-    return chunk.encoding() == StoredChunk.Encoding.ZSTD ? chunk.bytes() : ZstdFrames.rawFrame(chunk.bytes());
+    return chunk.zstdFrame();
   }
 
   @Override

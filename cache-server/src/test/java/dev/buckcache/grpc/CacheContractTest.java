@@ -211,6 +211,15 @@ abstract class CacheContractTest {
         .addAcceptableCompressors(Compressor.Value.ZSTD).build()).getResponses(0);
     assertThat(r.getCompressor()).isEqualTo(Compressor.Value.ZSTD);
     assertThat(Zstd.decompress(r.getData().toByteArray(), blob.length)).isEqualTo(blob);
+    // A blob of several chunks on disk: its stored zstd frames, concatenated, are the answer.
+    var text = "compressible line of a build log, again and again\n".repeat(50_000)
+        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    upload(text);
+    var z = cas().batchReadBlobs(BatchReadBlobsRequest.newBuilder().addDigests(digest(text))
+        .addAcceptableCompressors(Compressor.Value.ZSTD).build()).getResponses(0);
+    assertThat(z.getCompressor()).isEqualTo(Compressor.Value.ZSTD);
+    assertThat(z.getData().size()).isLessThan(text.length / 10);
+    assertThat(Zstd.decompress(z.getData().toByteArray(), text.length)).isEqualTo(text);
   }
 
   @Test
