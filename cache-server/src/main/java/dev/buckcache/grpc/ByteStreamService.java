@@ -289,6 +289,8 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
     private boolean finished;
     private boolean cancelled;
     private boolean halfClosed;
+    /** Set when the call failed while steps were queued: what the last one does with the upload. */
+    private Boolean parkWhenIdle;
 
     WriteStream(ServerCallStreamObserver<WriteResponse> response) {
       this.response = response;
@@ -368,6 +370,9 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
         queuedBytes -= claimed;
         queued--;
         if (finished) {
+          if (queued == 0 && parkWhenIdle != null) {
+            settle(parkWhenIdle);
+          }
           return;
         }
         if (error != null) {
@@ -386,9 +391,22 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
       }
     }
 
-    /** Ends the call with {@code error}; a resumable upload is parked, any other discarded. */
+    /**
+     * Ends the call with {@code error}; a resumable upload is parked, any other discarded. While a
+     * step still runs (it may be opening the upload) that waits until the last step is done.
+     */
     private void fail(RuntimeException error, boolean resumable) {
       finished = true;
+      if (queued == 0) {
+        settle(resumable);
+      } else {
+        parkWhenIdle = resumable;
+      }
+      response.onError(error);
+    }
+
+    private void settle(boolean resumable) {
+      parkWhenIdle = null;
       if (upload != null) {
         if (resumable) {
           park(upload);
@@ -396,7 +414,6 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
           upload.end();
         }
       }
-      response.onError(error);
     }
 
     @Override

@@ -54,10 +54,17 @@ class GrpcOverloadTest {
   private final Random random = new Random(5);
 
   private void start(int threads, int queue, long budget) throws Exception {
+    start(threads, queue, budget, java.util.function.UnaryOperator.identity());
+  }
+
+  /** Serves {@code wrap} of the store (a test's hook around store calls). */
+  private void start(int threads, int queue, long budget,
+      java.util.function.UnaryOperator<dev.buckcache.storage.CacheStore> wrap) throws Exception {
     store = TieredStore.open(new DiskSettings(dir, 512L << 20, 0.8, true, 1, 1 << 20), 0, 1L << 34);
     executor = new StorageExecutor(threads, queue, budget);
-    server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store,
-        new ActionResults(store, store), executor, CacheContractTest.DIGESTS, 4_000_000,
+    var served = wrap.apply(store);
+    server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), served,
+        new ActionResults(served, served), executor, CacheContractTest.DIGESTS, 4_000_000,
         CallerResolver.deny(Authenticator.NONE, peer -> null), false, null, null);
     channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext()
         .maxInboundMessageSize(16 << 20).build();
@@ -181,6 +188,46 @@ class GrpcOverloadTest {
     assertThat(store.stats().openWriters()).isEqualTo(ByteStreamService.MAX_PARKED);
     assertThat(store.stats().disk().uploadingBytes()).isLessThanOrEqualTo(
         ByteStreamService.MAX_PARKED * (64L << 10));
+  }
+
+  @Test
+  void byteStreamWrite_refusedWhileItsFirstStepOpensTheWriter_writerAndClaimReleased()
+      throws Exception {
+    // The first message's step is inside newWriter (its 1 MiB and the writer's 1 MiB claimed)
+    // when the second message finds the budget full: the call ends RESOURCE_EXHAUSTED while the
+    // step has not yet handed over its upload. Once the step returns, the upload must still be
+    // parked or discarded (OverloadTest once found 1 open writer and 1 MiB held after the load).
+    var entered = new CountDownLatch(1);
+    var proceed = new CountDownLatch(1);
+    start(4, 100, (5L << 20) / 2, target -> (dev.buckcache.storage.CacheStore) java.lang.reflect.Proxy
+        .newProxyInstance(getClass().getClassLoader(),
+            new Class<?>[] {dev.buckcache.storage.CacheStore.class}, (proxy, method, args) -> {
+              if (method.getName().equals("newWriter")) {
+                entered.countDown();
+                assertThat(proceed.await(30, TimeUnit.SECONDS)).isTrue();
+              }
+              try {
+                return method.invoke(target, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw e.getCause();
+              }
+            }));
+    var data = bytes(4 << 20);
+    var resource = "uploads/" + UUID.randomUUID() + "/blobs/" + DigestFunction.SHA256.hash(data)
+        + "/" + data.length;
+    var done = new CompletableFuture<WriteResponse>();
+    var stream = ByteStreamGrpc.newStub(channel).write(observer(done));
+    stream.onNext(WriteRequest.newBuilder().setResourceName(resource)
+        .setData(ByteString.copyFrom(data, 0, 1 << 20)).build());
+    assertThat(entered.await(10, TimeUnit.SECONDS)).as("the first step opens the writer").isTrue();
+    stream.onNext(WriteRequest.newBuilder().setWriteOffset(1 << 20)
+        .setData(ByteString.copyFrom(data, 1 << 20, 1 << 20)).build());
+    assertThatThrownBy(() -> done.get(10, TimeUnit.SECONDS))
+        .satisfies(e -> assertThat(code(e.getCause())).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
+    proceed.countDown();
+    // Parked for resumption, then reaped: nothing stays held.
+    await(() -> executor.inflightBytes() == 0, "the upload's claims are returned");
+    await(() -> store.stats().openWriters() == 0, "the upload's writer is closed");
   }
 
   @Test
