@@ -305,6 +305,13 @@ final class OverloadLoad {
       return null; // counted once the server's log is read
     }
 
+    /** No status and no close in time: a fault, with the port and times to find in the log. */
+    String noAnswer() {
+      outcomes.example(NO_ANSWER, kind + " from port " + socket.getLocalPort() + ", open "
+          + opened + " .. " + Instant.now());
+      return NO_ANSWER;
+    }
+
     @Override
     public void close() throws IOException {
       socket.close();
@@ -344,7 +351,7 @@ final class OverloadLoad {
           }
         }
       }
-      return trickle ? TEST_ENDED : NO_ANSWER;
+      return trickle ? TEST_ENDED : c.noAnswer();
     }
   }
 
@@ -366,7 +373,7 @@ final class OverloadLoad {
         }
       }
       int code = c.status(idle.toMillis() + 5_000);
-      return code == 0 ? NO_ANSWER : c.outcome(code);
+      return code == 0 ? c.noAnswer() : c.outcome(code);
     }
   }
 
@@ -396,7 +403,7 @@ final class OverloadLoad {
         }
         c.socket.setSoLinger(true, 0); // a reset, as a client that dies sends
       }
-      return code == 0 ? NO_ANSWER : c.outcome(code);
+      return code == 0 ? c.noAnswer() : c.outcome(code);
     }
   }
 
@@ -439,7 +446,7 @@ final class OverloadLoad {
         }
       }
       int code = c.status(idle.toMillis() + 5_000);
-      return code == 0 ? NO_ANSWER : c.outcome(code);
+      return code == 0 ? c.noAnswer() : c.outcome(code);
     }
   }
 

@@ -81,7 +81,7 @@ class OverloadTest {
     var outcomes = new OverloadLoad.Outcomes();
     var warmOutcomes = new OverloadLoad.Outcomes();
     String report;
-    try (var server = ServerProcess.serve(Map.of("BUCKCACHE_LOG_LEVEL", "DEBUG"), List.of("-Xmx256m"),
+    try (var server = ServerProcess.serve(Map.of("BUCKCACHE_LOG_LEVEL", "DEBUG"), List.of("-Xmx256m", "-Xlog:gc:file=target/overload-gc.log:uptime,time"),
         data, "--max-size", "200MB", "--memory-size", "4MB", "--http-idle-timeout", IDLE.toSeconds() + "s")) {
       var http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
       var channels = new ArrayList<ManagedChannel>();

@@ -4,9 +4,9 @@ import dev.buckcache.storage.StorageExecutor;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Room for one request body claimed from the in-flight byte budget
+ * Room for one request body, or a response read from disk, claimed from the in-flight byte budget
  * ({@code storage.max_inflight_bytes}), returned exactly once however the exchange ends: stored,
- * refused, failed, or the connection closed. {@link #release} may run on any thread, any number
+ * sent, refused, failed, or the connection closed. {@link #release} may run on any thread, any number
  * of times.
  */
 final class BodyClaim {

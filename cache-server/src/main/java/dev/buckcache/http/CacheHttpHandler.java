@@ -271,14 +271,6 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    if (current != null) {
-      current.writabilityChanged();
-    }
-    ctx.fireChannelWritabilityChanged();
-  }
-
-  @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     disarmHeadDeadline();
     if (current != null) {

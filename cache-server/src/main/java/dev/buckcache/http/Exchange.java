@@ -75,7 +75,8 @@ abstract class Exchange {
   /** The connection closed before the exchange finished. */
   void abort() {}
 
-  void writabilityChanged() {}
+  /** The response's last write is done (or failed): what it held may be returned. */
+  void ended() {}
 
   /** Completes on the event loop, if the connection is still open. */
   final <T> void onLoop(CompletableFuture<T> future, BiConsumer<T, Throwable> then) {
@@ -175,6 +176,7 @@ abstract class Exchange {
     record();
     boolean keep = head == null ? keepAliveDecided : keepAlive(head);
     var future = ctx.writeAndFlush(last);
+    future.addListener(f -> ended());
     if (!keep) {
       future.addListener(ChannelFutureListener.CLOSE);
     } else {

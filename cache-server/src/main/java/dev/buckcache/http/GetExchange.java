@@ -26,7 +26,14 @@ import org.slf4j.LoggerFactory;
 /**
  * GET and HEAD of {@code /ac/} and {@code /cas/}. Memory-tier hits are answered on the event loop;
  * everything else reads on the storage executor. Blobs over one chunk stream one chunk at a time,
- * the next read starting while the last chunk is written, whenever the channel can take more.
+ * the next read starting while the last chunk is written.
+ *
+ * <p>Memory. A memory-tier hit sends bytes the memory tier already holds. A blob read from disk
+ * is held on the heap until the socket takes it, so it claims its bytes from the in-flight budget
+ * ({@code storage.max_inflight_bytes}) when it is opened, or is answered 503 with Retry-After: a
+ * small blob its size, a streamed one two pieces, since a stream holds at most two (one being
+ * written and one read ahead, or two being written). Without the claim a crowd of slow readers
+ * filled a 256 MiB heap with queued chunks (OverloadTest: back-to-back full GCs, no answers).
  */
 final class GetExchange extends Exchange {
   private static final Logger log = LoggerFactory.getLogger(GetExchange.class);
@@ -36,7 +43,10 @@ final class GetExchange extends Exchange {
   private final boolean head;
   private final boolean zstd;
   private BlobReader reader;
-  private boolean waitingForWritability;
+  private BodyClaim claim = BodyClaim.NONE;
+  /** Pieces handed to the channel and not yet written (event loop only). */
+  private int writing;
+  private boolean reading;
   /** Set on the event loop, read by the storage executor. */
   private volatile boolean aborted;
 
@@ -67,21 +77,27 @@ final class GetExchange extends Exchange {
         respondError(error);
       } else if (opened == null) {
         respondText(HttpResponseStatus.NOT_FOUND, "not found: cas/" + path.hash());
-      } else if (opened.whole != null) {
-        respondBlob(opened.whole);
       } else {
-        startStream(opened.reader);
+        claim = opened.claim;
+        if (opened.whole != null) {
+          respondBlob(opened.whole);
+        } else {
+          startStream(opened.reader);
+        }
       }
     }, opened -> { // the connection closed while the blob was opened: no one will read it
-      if (opened != null && opened.reader != null) {
-        deps.executor().release(opened.reader);
+      if (opened != null) {
+        opened.claim.release();
+        if (opened.reader != null) {
+          deps.executor().release(opened.reader);
+        }
       }
     });
   }
 
-  /** Either the whole blob (small, identity) or an open reader; null on a miss. */
+  /** Either the whole blob (small, identity) or an open reader, and its claim; null on a miss. */
   @SuppressWarnings("ArrayRecordComponent") // a byte carrier: never compared or hashed
-  private record Opened(byte[] whole, BlobReader reader) {}
+  private record Opened(byte[] whole, BlobReader reader, BodyClaim claim) {}
 
   private Opened openCas() {
     var found = deps.store().openHash(path.function(), path.hash());
@@ -89,15 +105,27 @@ final class GetExchange extends Exchange {
       return null;
     }
     var r = found.get();
-    if (zstd || head || r.size() > WHOLE_LIMIT) {
-      return new Opened(null, r);
+    boolean stream = zstd || head || r.size() > WHOLE_LIMIT;
+    // A piece is one stored chunk, raw or as a zstd frame (a raw frame adds a few bytes a block).
+    long piece = deps.store().writeBufferBytes() + 1024L;
+    long bytes = head ? 0 : stream ? Math.min(r.size() + 1024L, piece) * 2 : r.size();
+    var claimed = BodyClaim.tryClaim(deps.executor(), bytes);
+    if (claimed == null) {
+      r.close();
+      throw deps.executor().overBudget(bytes);
+    }
+    if (stream) {
+      return new Opened(null, r, claimed);
     }
     try (r) {
       var out = new java.io.ByteArrayOutputStream((int) r.size());
       for (var chunk = r.nextRaw(); chunk != null; chunk = r.nextRaw()) {
         out.write(chunk, 0, chunk.length);
       }
-      return new Opened(out.toByteArray(), null);
+      return new Opened(out.toByteArray(), null, claimed);
+    } catch (RuntimeException e) {
+      claimed.release();
+      throw e;
     }
   }
 
@@ -134,9 +162,18 @@ final class GetExchange extends Exchange {
     pump();
   }
 
+  /**
+   * Reads the next piece, if the stream holds fewer than two: the next read overlaps the last
+   * write, and a slow client stops the reading, not the heap.
+   */
   private void pump() {
     var r = reader;
+    if (r == null || reading || writing >= 2) {
+      return;
+    }
+    reading = true;
     onLoop(deps.executor().submit(() -> nextPiece(r)), (bytes, error) -> {
+      reading = false;
       if (aborted) {
         return; // the connection is gone; abort() closed the reader
       }
@@ -147,18 +184,16 @@ final class GetExchange extends Exchange {
         closeReader();
         finishBody();
       } else {
-        // The next read overlaps this write: it starts while the socket drains, as long as the
-        // channel is under its high water mark (2 MiB, so about two chunks queued at most).
+        writing++;
         ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(bytes))).addListener(f -> {
+          writing--;
           if (!f.isSuccess()) {
             var unused = ctx.close();
+          } else {
+            pump();
           }
         });
-        if (ctx.channel().isWritable()) {
-          pump();
-        } else {
-          waitingForWritability = true;
-        }
+        pump();
       }
     });
   }
@@ -182,17 +217,15 @@ final class GetExchange extends Exchange {
   }
 
   @Override
-  void writabilityChanged() {
-    if (waitingForWritability && ctx.channel().isWritable()) {
-      waitingForWritability = false;
-      pump();
-    }
+  void ended() {
+    claim.release();
   }
 
   @Override
   void abort() {
     aborted = true;
     closeReader();
+    claim.release();
   }
 
   /** Closes the reader on the executor's closer thread: never refused, never on the loop. */

@@ -101,6 +101,45 @@ class HttpBudgetTest {
   }
 
   @Test
+  void getFromDisk_claimsWhatItHolds_overBudget503_releasedWhenSentOrClosed() throws Exception {
+    // A zstd GET streams from disk (64 KiB chunks here): it claims two pieces while it lives.
+    long twoPieces = 2 * ((64 << 10) + 1024);
+    open(4, 100, twoPieces + (twoPieces / 2));
+    var data = blob(1 << 20);
+    var hash = DigestFunction.SHA256.hash(data);
+    h.store.put(dev.buckcache.digest.Digest.of(DigestFunction.SHA256, data), data);
+    var get = "GET /cas/" + hash + " HTTP/1.1\nHost: x\nAccept-Encoding: zstd\n\n";
+
+    var first = h.connect();
+    HttpHarness.send(first, get);
+    awaitInflight(twoPieces); // opened on the executor and claimed, then held: its loop waits
+
+    var refused = h.connect();
+    HttpHarness.send(refused, get);
+    var answer = HttpHarness.rawUntil(refused, "retry");
+    assertBusyAnswer(answer);
+    assertThat(answer).contains("max_inflight_bytes");
+
+    assertThat(HttpHarness.rawUntil(first, "\r\n0\r\n\r\n")).startsWith("HTTP/1.1 200");
+    assertThat(h.executor.inflightBytes()).as("returned once the stream is sent").isZero();
+
+    var dropped = h.connect();
+    HttpHarness.send(dropped, get);
+    awaitInflight(twoPieces);
+    var unused = dropped.close(); // a client gone mid-stream
+    h.awaitQuiet();
+  }
+
+  /** Polls the budget without running any connection's event loop (so no stream moves on). */
+  private void awaitInflight(long bytes) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (h.executor.inflightBytes() != bytes && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(h.executor.inflightBytes()).as("in-flight bytes").isEqualTo(bytes);
+  }
+
+  @Test
   void putAc_overAcLimit_413AtOnce() {
     open(4, 100, 1 << 20);
     var c = h.connect();
