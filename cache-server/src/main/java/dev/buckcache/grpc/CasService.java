@@ -15,10 +15,10 @@ import com.google.protobuf.UnsafeByteOperations;
 import dev.buckcache.auth.Access;
 import dev.buckcache.digest.Digest;
 import dev.buckcache.digest.DigestFunction;
-import dev.buckcache.storage.DirectoryWalk;
+import dev.buckcache.storage.BlobStore;
 import dev.buckcache.storage.CacheStore;
+import dev.buckcache.storage.DirectoryWalk;
 import dev.buckcache.storage.StoredChunk;
-import dev.buckcache.storage.ZstdUpload;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
@@ -81,37 +81,42 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
       var sample = request.getRequestsList().stream().map(r -> r.getDigest()).toList();
       var fn = fn(request.getInstanceName(), request.getDigestFunction(), sample);
       // The request's blobs are held until every one is stored: MessageBudget claimed them.
-      offload.unary(response, 0, () -> {
-        var out = BatchUpdateBlobsResponse.newBuilder();
-        for (var r : request.getRequestsList()) {
-          out.addResponsesBuilder().setDigest(r.getDigest()).setStatus(toRpc(update(fn, r)));
-        }
-        return out.build();
-      });
+      offload.unary(response, 0, () -> update(fn, request));
     } catch (RuntimeException e) {
       response.onError(GrpcErrors.exception(e));
     }
   }
 
-  private Status update(DigestFunction fn, BatchUpdateBlobsRequest.Request r) {
-    try {
-      var digest = Digests.of(fn, r.getDigest());
-      var writer = store.newWriter(digest);
-      try (var w = switch (r.getCompressor()) {
-        case IDENTITY -> writer;
-        case ZSTD -> new ZstdUpload(writer);
-        default -> {
-          writer.close();
+  /** Each request that names a valid digest and compressor goes to the store in one batch. */
+  private BatchUpdateBlobsResponse update(DigestFunction fn, BatchUpdateBlobsRequest request) {
+    var requests = request.getRequestsList();
+    var statuses = new Status[requests.size()];
+    var blobs = new ArrayList<BlobStore.BatchBlob>();
+    var positions = new ArrayList<Integer>();
+    for (int i = 0; i < requests.size(); i++) {
+      var r = requests.get(i);
+      try {
+        if (r.getCompressor() != Compressor.Value.IDENTITY
+            && r.getCompressor() != Compressor.Value.ZSTD) {
           throw GrpcErrors.invalid("compressor " + r.getCompressor() + " is not supported");
         }
-      }) {
-        w.write(r.getData().asReadOnlyByteBuffer());
-        w.commit();
+        blobs.add(new BlobStore.BatchBlob(Digests.of(fn, r.getDigest()),
+            r.getData().asReadOnlyByteBuffer(), r.getCompressor() == Compressor.Value.ZSTD));
+        positions.add(i);
+      } catch (RuntimeException e) {
+        statuses[i] = GrpcErrors.status(e);
       }
-      return Status.OK;
-    } catch (RuntimeException e) {
-      return GrpcErrors.status(e);
     }
+    var outcomes = store.putAll(blobs);
+    for (int k = 0; k < positions.size(); k++) {
+      var failure = outcomes.get(k);
+      statuses[positions.get(k)] = failure == null ? Status.OK : GrpcErrors.status(failure);
+    }
+    var out = BatchUpdateBlobsResponse.newBuilder();
+    for (int i = 0; i < requests.size(); i++) {
+      out.addResponsesBuilder().setDigest(requests.get(i).getDigest()).setStatus(toRpc(statuses[i]));
+    }
+    return out.build();
   }
 
   @Override
@@ -145,6 +150,15 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
   private BatchReadBlobsResponse read(DigestFunction fn, BatchReadBlobsRequest request,
       boolean zstd) {
     var out = BatchReadBlobsResponse.newBuilder();
+    var wanted = new ArrayList<Digest>();
+    for (var d : request.getDigestsList()) {
+      try {
+        wanted.add(Digests.of(fn, d));
+      } catch (RuntimeException e) {
+        // answered below, in its place
+      }
+    }
+    store.prefetch(wanted);
     {
       for (var d : request.getDigestsList()) {
         var entry = out.addResponsesBuilder().setDigest(d);

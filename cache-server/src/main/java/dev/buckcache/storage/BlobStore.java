@@ -2,6 +2,8 @@ package dev.buckcache.storage;
 
 import dev.buckcache.digest.Digest;
 import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
@@ -31,6 +33,41 @@ public interface BlobStore {
       writer.commit();
     }
   }
+
+  /** One blob of a batch upload, as the client sent it: raw, or as a zstd stream. */
+  record BatchBlob(Digest digest, ByteBuffer data, boolean zstd) {}
+
+  /**
+   * Stores the blobs of one batch, each verified like any upload; one outcome per blob, in order:
+   * null once stored, else why not. The default stores them one after another; a tier whose
+   * writes wait on the network overlaps them.
+   */
+  default List<RuntimeException> putAll(List<BatchBlob> blobs) {
+    var out = new ArrayList<RuntimeException>(blobs.size());
+    for (var b : blobs) {
+      try {
+        write(newWriter(b.digest()), b);
+        out.add(null);
+      } catch (RuntimeException e) {
+        out.add(e);
+      }
+    }
+    return out;
+  }
+
+  /** Writes one batch blob through {@code writer} (decoding zstd) and commits it; closes it. */
+  static void write(BlobWriter writer, BatchBlob blob) {
+    try (var w = blob.zstd() ? new ZstdUpload(writer) : writer) {
+      w.write(blob.data().duplicate());
+      w.commit();
+    }
+  }
+
+  /**
+   * Says these blobs are about to be read, so a tier that fetches from afar may bring them close
+   * at once instead of one read at a time. The default does nothing.
+   */
+  default void prefetch(Collection<Digest> digests) {}
 
   /** Reads a whole blob into memory: for small blobs and tests only. */
   default Optional<byte[]> getBytes(Digest digest) {

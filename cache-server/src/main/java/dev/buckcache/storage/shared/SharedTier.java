@@ -197,12 +197,15 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   @Override
   public List<Digest> findMissing(Collection<Digest> digests) {
     var ask = new HashSet<Digest>(local.findMissing(digests));
-    for (var d : digests) {
-      var key = casKey(d);
-      if (unshared.getIfPresent(key) != null) {
-        ask.add(d);
-      } else if (!ask.contains(d) && !d.isEmpty()) {
-        used(key, null);
+    // Most calls find no blob unshared and, with retention off, nothing to note per digest.
+    if (unshared.estimatedSize() > 0 || settings.retentionDays() > 0) {
+      for (var d : digests) {
+        var key = casKey(d);
+        if (unshared.getIfPresent(key) != null) {
+          ask.add(d);
+        } else if (!ask.contains(d) && !d.isEmpty()) {
+          used(key, null);
+        }
       }
     }
     if (ask.isEmpty()) {
@@ -342,6 +345,57 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   public BlobWriter newWriter(Digest digest) {
     var inner = local.newWriter(digest);
     return digest.isEmpty() ? inner : new SharingWriter(digest, inner);
+  }
+
+  /**
+   * A batch: every blob is committed locally first, then the bucket PUTs overlap on the lookup
+   * pool (at most s3.max_connections, capped at 32), so a batch of small blobs costs about one
+   * round trip, not one per blob. Each blob is acknowledged on its own PUT, as for one upload.
+   */
+  @Override
+  public List<RuntimeException> putAll(List<BatchBlob> blobs) {
+    var outcomes = local.putAll(blobs).toArray(RuntimeException[]::new);
+    var shares = new ArrayList<CompletableFuture<Void>>();
+    for (int i = 0; i < blobs.size(); i++) {
+      var digest = blobs.get(i).digest();
+      if (outcomes[i] != null || digest.isEmpty()) {
+        continue;
+      }
+      int at = i;
+      Runnable share = () -> {
+        try {
+          share(digest);
+        } catch (RuntimeException e) {
+          outcomes[at] = e;
+        }
+      };
+      if (queue != null || !health.tryNow()) {
+        share.run(); // queued, or refused at once: nothing to wait for
+      } else {
+        shares.add(CompletableFuture.runAsync(share, lookups));
+      }
+    }
+    CompletableFuture.allOf(shares.toArray(CompletableFuture[]::new)).join();
+    return java.util.Arrays.asList(outcomes);
+  }
+
+  /** Fetches the blobs not on the local disk in parallel, as FindMissing asks (bounded pool). */
+  @Override
+  public void prefetch(Collection<Digest> digests) {
+    if (digests.size() < 2 || !health.tryNow()) {
+      return; // one read fetches on its own
+    }
+    var absent = local.findMissing(digests);
+    if (absent.size() < 2) {
+      return;
+    }
+    var fetches = new ArrayList<CompletableFuture<Boolean>>();
+    for (var d : absent) {
+      if (!d.isEmpty()) {
+        fetches.add(CompletableFuture.supplyAsync(() -> fetch(d), lookups));
+      }
+    }
+    CompletableFuture.allOf(fetches.toArray(CompletableFuture[]::new)).join();
   }
 
   /** Puts a locally committed blob into the bucket (or its queue), from the local copy. */

@@ -27,6 +27,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -250,6 +251,64 @@ class SharedTierTest {
     var missing = b.findMissing(List.of(digest(z), digest(y), digest(x), digest(new byte[0])));
     assertThat(missing).containsExactly(digest(z));
     assertThat(bucket.heads.get() - heads).as("HEADs for x and z only").isEqualTo(2);
+  }
+
+  @Test
+  void batchUpload_overlapsTheBucketPuts_eachBlobAcknowledgedOnItsOwnPut() throws Exception {
+    var a = node(dirA, 0);
+    var b = node(dirB, 0);
+    var blobs = new ArrayList<dev.buckcache.storage.BlobStore.BatchBlob>();
+    for (int i = 0; i < 12; i++) {
+      var data = bytes(100 + i);
+      blobs.add(new dev.buckcache.storage.BlobStore.BatchBlob(digest(data),
+          java.nio.ByteBuffer.wrap(data), false));
+    }
+    var wrong = bytes(50);
+    blobs.add(new dev.buckcache.storage.BlobStore.BatchBlob(digest(bytes(50)),
+        java.nio.ByteBuffer.wrap(wrong), false));
+    bucket.stallCasPuts = new CountDownLatch(1);
+    var batch = CompletableFuture.supplyAsync(() -> a.putAll(blobs));
+    // s3.max_connections is 8 here: 8 PUTs wait at once, where one after another would be 1.
+    await(() -> bucket.waitingPuts.get() == 8, "8 bucket PUTs in flight at once");
+    bucket.stallCasPuts.countDown();
+    var outcomes = batch.get(20, TimeUnit.SECONDS);
+    assertThat(outcomes.subList(0, 12)).containsOnlyNulls();
+    assertThat(outcomes.get(12)).isInstanceOf(StorageException.ContentMismatch.class);
+    var stored = blobs.subList(0, 12).stream().map(x -> x.digest()).toList();
+    assertThat(b.findMissing(stored)).as("every blob of the batch is in the bucket").isEmpty();
+
+    bucket.down = true;
+    var more = bytes(70);
+    var refused = a.putAll(List.of(new dev.buckcache.storage.BlobStore.BatchBlob(digest(more),
+        java.nio.ByteBuffer.wrap(more), false)));
+    assertThat(refused.get(0)).isInstanceOf(StorageException.Unavailable.class);
+    assertThat(a.findMissing(List.of(digest(more)))).as("unshared: reported missing")
+        .containsExactly(digest(more));
+  }
+
+  @Test
+  void prefetch_fetchesWhatIsNotLocalInParallel_thenReadsAreLocal() throws Exception {
+    var a = node(dirA, 0);
+    var b = node(dirB, 0);
+    var digests = new ArrayList<Digest>();
+    var contents = new ArrayList<byte[]>();
+    for (int i = 0; i < 12; i++) {
+      var data = bytes(2000 + i);
+      a.put(digest(data), data);
+      digests.add(digest(data));
+      contents.add(data);
+    }
+    bucket.stallGets = new CountDownLatch(1);
+    var prefetch = CompletableFuture.runAsync(() -> b.prefetch(digests));
+    await(() -> bucket.waitingGets.get() == 8, "8 bucket GETs in flight at once");
+    bucket.stallGets.countDown();
+    prefetch.get(20, TimeUnit.SECONDS);
+    bucket.stallGets = null;
+    int gets = bucket.gets.get();
+    for (int i = 0; i < digests.size(); i++) {
+      assertThat(b.getBytes(digests.get(i)).orElseThrow()).isEqualTo(contents.get(i));
+    }
+    assertThat(bucket.gets.get()).as("the reads after the prefetch are local").isEqualTo(gets);
   }
 
   @Test
