@@ -80,9 +80,10 @@ final class S3Command implements Runnable {
           flags.put(s.key(), (String) value);
         }
       }
-      var config = new ConfigLoader(System.getenv(), Runtime.getRuntime().maxMemory())
-          .load(configFile, flags);
-      S3Settings s3 = config.s3();
+      // Only the s3.* settings count: the image's 0.0.0.0 listeners without auth do not matter
+      // to a command that serves nothing.
+      S3Settings s3 = new ConfigLoader(System.getenv(), Runtime.getRuntime().maxMemory())
+          .loadS3(configFile, flags);
       if (s3 == null) {
         throw new ConfigException("no bucket: give --s3-bucket (or s3.bucket, BUCKCACHE_S3_BUCKET)");
       }

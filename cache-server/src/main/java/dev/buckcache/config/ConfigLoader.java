@@ -185,6 +185,18 @@ public final class ConfigLoader {
    * @param flags values given on the command line, by setting key
    */
   public ServerConfig load(Path file, Map<String, String> flags) {
+    return build(merge(file, flags));
+  }
+
+  /**
+   * Only the shared-store settings, from the same sources, for commands that talk to the bucket
+   * and serve nothing (so listen addresses and auth are not checked); null without a bucket.
+   */
+  public dev.buckcache.storage.shared.S3Settings loadS3(Path file, Map<String, String> flags) {
+    return s3Settings(merge(file, flags));
+  }
+
+  private Map<String, Sourced> merge(Path file, Map<String, String> flags) {
     var values = new LinkedHashMap<String, Sourced>();
     ALL.forEach(s -> values.put(s.key(), new Sourced(s.defaultValue(), "default")));
     if (file != null) {
@@ -197,7 +209,7 @@ public final class ConfigLoader {
       }
     }
     flags.forEach((k, v) -> values.put(k, new Sourced(v, "flag " + flagOf(k))));
-    return build(values);
+    return values;
   }
 
   private record Sourced(String value, String source) {}

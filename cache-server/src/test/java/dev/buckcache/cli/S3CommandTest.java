@@ -49,6 +49,25 @@ class S3CommandTest {
   }
 
   @Test
+  void lifecycle_withTheImagesServeSettings_needsOnlyTheS3Ones(@org.junit.jupiter.api.io.TempDir
+      java.nio.file.Path dir) throws Exception {
+    // The image serves on 0.0.0.0 and requires auth to start; the command serves nothing.
+    var config = dir.resolve("buckcache.yaml");
+    java.nio.file.Files.writeString(config, """
+        http:
+          address: 0.0.0.0:8080
+        grpc:
+          address: 0.0.0.0:9092
+        s3:
+          bucket: build-cache
+        """);
+    var r = run("s3", "lifecycle", "--config", config.toString());
+    assertThat(r.err()).doesNotContain("authentication");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).contains("\"Days\": 30");
+  }
+
+  @Test
   void lifecycle_noBucket_orRetentionZero_isAConfigError() {
     var none = run("s3", "lifecycle");
     assertThat(none.code()).isEqualTo(Main.EXIT_CONFIG);
