@@ -62,7 +62,7 @@ public final class HttpFrontEnd implements AutoCloseable {
       java.util.function.Function<javax.net.ssl.SSLSession, io.netty.channel.ChannelHandler> grpcBridge)
       throws InterruptedException {
     return start(address, new HttpDeps(store, results, executor, maxBlobSize,
-        Math.min(maxBlobSize, 64L << 20), digests, callers, strictReadScope, status,
+        Math.min(maxBlobSize, dev.buckcache.storage.AcEntry.MAX_SIZE), digests, callers, strictReadScope, status,
         metrics, metricsText, metricsPublic, statusPage), idleTimeout, maxConnections, tls,
         grpcBridge);
   }

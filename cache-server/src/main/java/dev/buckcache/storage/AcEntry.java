@@ -9,6 +9,9 @@ import static java.util.Objects.requireNonNull;
  */
 @SuppressWarnings("ArrayRecordComponent") // a byte carrier: never compared or hashed
 public record AcEntry(Kind kind, byte[] value) {
+  /** The largest value accepted (it is held in memory whole): 64 MiB, or max_blob_size if less. */
+  public static final long MAX_SIZE = 64L << 20;
+
   public AcEntry {
     requireNonNull(kind, "kind");
     requireNonNull(value, "value");

@@ -77,7 +77,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   /** Uploads of at least this size first ask whether the bucket has the object already. */
   static final long HEAD_BEFORE_PUT = 1L << 20;
 
-  private static final int CHUNK = 1 << 20;
+  private static final int COPY_BUFFER = 64 << 10;
   private static final int LOOKUP_THREADS_MAX = 32;
   private static final String KIND = "kind";
 
@@ -318,7 +318,8 @@ public final class SharedTier implements CacheStore, AutoCloseable {
         return false;
       }
       try (var writer = local.newWriter(digest)) {
-        var buffer = new byte[(int) Math.max(1, Math.min(CHUNK, digest.size()))];
+        // Small: the local writer already buffers a chunk; this only carries bytes across.
+        var buffer = new byte[(int) Math.max(1, Math.min(COPY_BUFFER, digest.size()))];
         for (int n = body.readNBytes(buffer, 0, buffer.length); n > 0;
             n = body.readNBytes(buffer, 0, buffer.length)) {
           writer.write(buffer, 0, n);
@@ -459,7 +460,12 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     }
     byte[] value;
     try (var body = object.body()) {
-      value = body.readNBytes((int) Math.min(object.info().size(), Integer.MAX_VALUE - 8));
+      if (object.info().size() > AcEntry.MAX_SIZE) { // not ours, or not a value we would take
+        log.warn("shared store object {} is {} bytes, over the action-cache limit: ignored",
+            objectKey, object.info().size());
+        return Optional.empty();
+      }
+      value = body.readNBytes((int) object.info().size());
     } catch (IOException e) {
       health.failed("shared store " + bucket.describe() + ": reading " + objectKey + " failed: "
           + e.getMessage());

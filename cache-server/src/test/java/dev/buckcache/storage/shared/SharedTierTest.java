@@ -220,6 +220,15 @@ class SharedTierTest {
   }
 
   @Test
+  void actionCacheObjectOverTheLimit_isAMiss_neverReadIntoMemory() {
+    var b = node(dirB, 0);
+    var key = new AcKey("", DigestFunction.SHA256, digest(bytes(6)).hash());
+    bucket.objects.put("p/ac/_/sha256/" + key.hash(), new FakeBucket.Obj(
+        new byte[(int) AcEntry.MAX_SIZE + 1], Map.of("kind", "raw"), Instant.now()));
+    assertThat(b.get(key)).isEmpty();
+  }
+
+  @Test
   void actionCacheEntry_keepsItsKind_acrossNodes_andInstancesStayApart() {
     var a = node(dirA, 0);
     var b = node(dirB, 0);
