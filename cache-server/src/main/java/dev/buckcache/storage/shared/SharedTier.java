@@ -12,6 +12,7 @@ import dev.buckcache.storage.BlobReader;
 import dev.buckcache.storage.BlobWriter;
 import dev.buckcache.storage.CacheStore;
 import dev.buckcache.storage.StorageException;
+import dev.buckcache.storage.StoredChunk;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URLEncoder;
@@ -57,7 +58,10 @@ import org.slf4j.LoggerFactory;
  * Reads: local first. A miss is fetched from the bucket into the local disk, streaming and
  * verified against the digest like any upload, then served from there; concurrent misses for one
  * key fetch once. A bucket object that does not match its digest is ignored (a miss), never
- * served.
+ * served. Two reads pass bytes through from the bucket instead, unverified here (the uploading
+ * node verified them, and the client verifies the whole blob): a resumed read from an offset
+ * (ByteStream read_offset), as a ranged GET, unless a fetch of that blob is under way; and a
+ * blob the local disk cannot keep (over its budget, or no room).
  *
  * Presence (FindMissingBlobs, AC completeness): the local index first, then HEADs for the rest,
  * in parallel on a bounded pool.
@@ -89,7 +93,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   private final ExecutorService lookups;
   private final ThreadPoolExecutor refresher;
   private final ScheduledExecutorService prober;
-  private final ConcurrentHashMap<String, CompletableFuture<Boolean>> fetches =
+  private final ConcurrentHashMap<String, CompletableFuture<Fetched>> fetches =
       new ConcurrentHashMap<>();
   /** Committed locally, refused by the bucket: not present until an upload succeeds. */
   private final Cache<String, Boolean> unshared =
@@ -267,7 +271,42 @@ public final class SharedTier implements CacheStore, AutoCloseable {
       hit.ifPresent(r -> used(casKey(digest), null));
       return hit;
     }
-    return fetch(digest) ? local.open(digest, offset) : Optional.empty();
+    if (offset > 0 && !fetches.containsKey(casKey(digest))) {
+      // A resumed read (ByteStream read_offset): a ranged GET from there, passed through.
+      return ranged(digest, offset);
+    }
+    var fetched = fetch(digest);
+    if (fetched == Fetched.LOCAL) {
+      return local.open(digest, offset);
+    }
+    // Bigger than this node's disk can keep: passed through from the bucket, not kept.
+    return fetched == Fetched.TOO_BIG_HERE ? ranged(digest, offset) : Optional.empty();
+  }
+
+  /** The blob from {@code offset}, straight from the bucket (a ranged GET), or empty. */
+  private Optional<BlobReader> ranged(Digest digest, long offset) {
+    var key = casKey(digest);
+    var object = ask(() -> bucket.get(key, offset));
+    if (object == null) {
+      return Optional.empty();
+    }
+    if (object.info().size() != digest.size()) {
+      closeQuietly(object.body());
+      log.warn("shared store object {} is {} bytes, not {}: ignored", key, object.info().size(),
+          digest.size());
+      return Optional.empty();
+    }
+    used(key, object.info());
+    return Optional.of(new PassThroughReader(digest.size(), digest.size() - offset,
+        object.body()));
+  }
+
+  private static void closeQuietly(InputStream in) {
+    try {
+      in.close();
+    } catch (IOException e) {
+      // nothing was read from it
+    }
   }
 
   @Override
@@ -282,40 +321,50 @@ public final class SharedTier implements CacheStore, AutoCloseable {
       return Optional.empty();
     }
     var digest = new Digest(function, hash, info.size());
-    return fetch(digest) ? local.open(digest, 0) : Optional.empty();
+    return open(digest, 0);
+  }
+
+  /** How a fetch ended. */
+  private enum Fetched {
+    /** In the local store now. */
+    LOCAL,
+    /** In the bucket, but the local store cannot keep it (over its size or its free room). */
+    TOO_BIG_HERE,
+    /** Not in the bucket (or not as its digest says), or the bucket is down. */
+    NONE
   }
 
   /**
-   * Brings a blob from the bucket into the local store; true if it is there now. One fetch per
-   * key at a time: a concurrent caller waits for it and shares its outcome.
+   * Brings a blob from the bucket into the local store. One fetch per key at a time: a
+   * concurrent caller waits for it and shares its outcome.
    */
-  private boolean fetch(Digest digest) {
+  private Fetched fetch(Digest digest) {
     var key = casKey(digest);
-    var mine = new CompletableFuture<Boolean>();
+    var mine = new CompletableFuture<Fetched>();
     var theirs = fetches.putIfAbsent(key, mine);
     if (theirs != null) {
       return theirs.join();
     }
-    boolean ok = false;
+    var outcome = Fetched.NONE;
     try {
-      ok = download(digest, key);
+      outcome = download(digest, key);
     } finally {
-      mine.complete(ok);
+      mine.complete(outcome);
       fetches.remove(key, mine);
     }
-    return ok;
+    return outcome;
   }
 
-  private boolean download(Digest digest, String key) {
+  private Fetched download(Digest digest, String key) {
     var object = ask(() -> bucket.get(key, 0));
     if (object == null) {
-      return false;
+      return Fetched.NONE;
     }
     try (var body = object.body()) {
       if (object.info().size() != digest.size()) {
         log.warn("shared store object {} is {} bytes, not {}: ignored", key,
             object.info().size(), digest.size());
-        return false;
+        return Fetched.NONE;
       }
       try (var writer = local.newWriter(digest)) {
         // Small: the local writer already buffers a chunk; this only carries bytes across.
@@ -327,18 +376,19 @@ public final class SharedTier implements CacheStore, AutoCloseable {
         writer.commit();
       }
       used(key, object.info());
-      return true;
+      return Fetched.LOCAL;
     } catch (StorageException.ContentMismatch e) {
       log.warn("shared store object {} does not match its digest: ignored ({})", key,
           e.getMessage());
-      return false;
+      return Fetched.NONE;
     } catch (StorageException.TooLarge | StorageException.StoreFull e) {
-      log.warn("shared store object {} cannot be kept locally: {}", key, e.getMessage());
-      return false;
+      log.info("shared store object {} cannot be kept locally, served from the bucket: {}", key,
+          e.getMessage());
+      return Fetched.TOO_BIG_HERE;
     } catch (IOException | java.io.UncheckedIOException e) {
       health.failed("shared store " + bucket.describe() + ": reading " + key + " failed: "
           + e.getMessage());
-      return false;
+      return Fetched.NONE;
     }
   }
 
@@ -390,13 +440,13 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     if (absent.size() < 2) {
       return;
     }
-    var fetches = new ArrayList<CompletableFuture<Boolean>>();
+    var pending = new ArrayList<CompletableFuture<Fetched>>();
     for (var d : absent) {
       if (!d.isEmpty()) {
-        fetches.add(CompletableFuture.supplyAsync(() -> fetch(d), lookups));
+        pending.add(CompletableFuture.supplyAsync(() -> fetch(d), lookups));
       }
     }
-    CompletableFuture.allOf(fetches.toArray(CompletableFuture[]::new)).join();
+    CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).join();
   }
 
   /** Puts a locally committed blob into the bucket (or its queue), from the local copy. */
@@ -652,6 +702,58 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     @Override
     public void close() {
       inner.close();
+    }
+  }
+
+  /**
+   * A blob (from some offset) read straight from a bucket response, chunk by chunk. Not verified
+   * here: a range cannot be, and the client verifies the whole blob; the uploading node verified
+   * it before it was put. Closing it closes the response.
+   */
+  private static final class PassThroughReader implements BlobReader {
+    private final long size;
+    private final InputStream body;
+    private long remaining;
+
+    PassThroughReader(long size, long remaining, InputStream body) {
+      this.size = size;
+      this.remaining = remaining;
+      this.body = body;
+    }
+
+    @Override
+    public long size() {
+      return size;
+    }
+
+    @Override
+    public byte[] nextRaw() {
+      if (remaining <= 0) {
+        return null;
+      }
+      try {
+        var bytes = body.readNBytes((int) Math.min(COPY_BUFFER * 16L, remaining));
+        if (bytes.length == 0) {
+          throw new StorageException.Unavailable("the shared store's response ended "
+              + remaining + " bytes early", null);
+        }
+        remaining -= bytes.length;
+        return bytes;
+      } catch (IOException e) {
+        throw new StorageException.Unavailable("reading from the shared store failed: "
+            + e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public StoredChunk nextStored() {
+      var bytes = nextRaw();
+      return bytes == null ? null : new StoredChunk(StoredChunk.Encoding.RAW, bytes, bytes.length);
+    }
+
+    @Override
+    public void close() {
+      closeQuietly(body);
     }
   }
 

@@ -321,6 +321,33 @@ class SharedTierTest {
   }
 
   @Test
+  void resumedRead_isARangedGetPassedThrough_andABlobTooBigForTheLocalDiskStillReads()
+      throws Exception {
+    var a = node(dirA, 0);
+    var b = node(dirB, 0);
+    var large = bytes(3 << 20);
+    a.put(digest(large), large);
+
+    int gets = bucket.gets.get();
+    assertThat(read(b.open(digest(large), 1000).orElseThrow()))
+        .isEqualTo(java.util.Arrays.copyOfRange(large, 1000, large.length));
+    assertThat(bucket.gets.get()).as("one ranged GET").isEqualTo(gets + 1);
+    assertThat(bucket.lastGetOffset).isEqualTo(1000);
+
+    // A node whose local store takes blobs of at most 1 MiB: the 3 MiB one is passed through.
+    var local = TieredStore.open(new DiskSettings(dirB.resolve("small").resolve("db"), 256L << 20,
+        0.8, true, 1, 64 * 1024), 8L << 20, 1L << 20);
+    var settings = new S3Settings(null, "cache", "us-east-1", "p", true, null, 8, 0,
+        S3Settings.Durability.SHARED, 100);
+    var small = new SharedTier(local, bucket, settings, Clock.systemUTC());
+    open.add(local);
+    open.add(small);
+    assertThat(read(small.open(digest(large), 0).orElseThrow())).isEqualTo(large);
+    assertThat(read(small.openHash(DigestFunction.SHA256, digest(large).hash()).orElseThrow()))
+        .isEqualTo(large);
+  }
+
+  @Test
   void concurrentMisses_fetchOnce() throws Exception {
     var a = node(dirA, 0);
     var b = node(dirB, 0);
@@ -488,6 +515,7 @@ class SharedTierTest {
     final AtomicInteger heads = new AtomicInteger();
     final AtomicInteger calls = new AtomicInteger();
     final AtomicInteger waitingGets = new AtomicInteger();
+    volatile long lastGetOffset;
     volatile boolean down;
     volatile CountDownLatch stallGets;
     volatile CountDownLatch stallCasPuts;
@@ -514,6 +542,7 @@ class SharedTierTest {
     public Opened get(String key, long offset) {
       call("get");
       gets.incrementAndGet();
+      lastGetOffset = offset;
       var latch = stallGets;
       if (latch != null) {
         waitingGets.incrementAndGet();
