@@ -285,6 +285,9 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent) {
+      if (current != null && current.waitingOnServer()) {
+        return; // not idle: the client waits for our answer (the head deadline still holds)
+      }
       log.debug("closing idle connection from {}", ctx.channel().remoteAddress());
       var unused = ctx.close();
       return;

@@ -32,6 +32,7 @@ abstract class Exchange {
   final CacheHttpHandler handler;
   private boolean requestComplete;
   private boolean responded;
+  private boolean headSent;
   private final long started = System.nanoTime();
   /** The authenticated caller's subject, for the access log (never the token). */
   String subject;
@@ -77,6 +78,14 @@ abstract class Exchange {
 
   /** The response's last write is done (or failed): what it held may be returned. */
   void ended() {}
+
+  /**
+   * True while the client waits on the server: the request is all in and no answer has begun
+   * (a big upload's commit, a slow disk). The idle timeout does not close such a connection.
+   */
+  boolean waitingOnServer() {
+    return requestComplete && !headSent;
+  }
 
   /** Completes on the event loop, if the connection is still open. */
   final <T> void onLoop(CompletableFuture<T> future, BiConsumer<T, Throwable> then) {
@@ -158,6 +167,7 @@ abstract class Exchange {
   /** Sends the head of a streamed response; the body follows, then {@link #finishBody}. */
   final void respondHead(HttpResponse head) {
     status = head.status().code();
+    headSent = true;
     bytesOut = HttpUtil.getContentLength(head, 0L);
     keepAlive(head);
     ctx.writeAndFlush(head).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
@@ -173,6 +183,7 @@ abstract class Exchange {
       return;
     }
     responded = true;
+    headSent = true;
     record();
     boolean keep = head == null ? keepAliveDecided : keepAlive(head);
     var future = ctx.writeAndFlush(last);

@@ -124,6 +124,12 @@ final class PutCasExchange extends Exchange {
     }
   }
 
+  /** Also while socket reads are paused for the disk: then the client waits on us too. */
+  @Override
+  boolean waitingOnServer() {
+    return super.waitingOnServer() || (paused && !responded());
+  }
+
   @Override
   void onContent(HttpContent content) {
     if (lane == null || finished) { // refused, or already answered: drop the body

@@ -140,6 +140,32 @@ class HttpBudgetTest {
   }
 
   @Test
+  void idleTimeout_whileTheServerWorksOnACompleteRequest_doesNotCloseIt() throws Exception {
+    // A big upload's commit (in shared mode, its bucket upload too) can take longer than the
+    // idle timeout: the client is waiting on us then, not idle. Here the executor's only thread
+    // is busy, so the upload's work waits; the idle timer fires meanwhile.
+    open(1, 100, 64L << 20);
+    takeThread();
+    var content = blob(300_000);
+    var c = h.connect();
+    HttpHarness.send(c, putHead("/cas/" + DigestFunction.SHA256.hash(content), content.length),
+        content);
+    c.runPendingTasks();
+    c.pipeline().fireUserEventTriggered(io.netty.handler.timeout.IdleStateEvent.ALL_IDLE_STATE_EVENT);
+    c.runPendingTasks();
+    assertThat(c.isOpen()).as("a request the server is working on is not idle").isTrue();
+    unblock.countDown();
+    assertThat(HttpHarness.rawUntil(c, "stored")).startsWith("HTTP/1.1 200");
+
+    // An idle connection (no request at all) is still closed.
+    var idle = h.connect();
+    idle.pipeline().fireUserEventTriggered(io.netty.handler.timeout.IdleStateEvent.ALL_IDLE_STATE_EVENT);
+    idle.runPendingTasks();
+    assertThat(idle.isOpen()).isFalse();
+    h.awaitQuiet();
+  }
+
+  @Test
   void putAc_overAcLimit_413AtOnce() {
     open(4, 100, 1 << 20);
     var c = h.connect();
