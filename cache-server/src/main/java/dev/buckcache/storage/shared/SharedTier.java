@@ -316,12 +316,17 @@ public final class SharedTier implements CacheStore, AutoCloseable {
       used(casKey(new Digest(function, hash, 0)), null);
       return hit;
     }
-    var info = ask(() -> bucket.head(casKey(new Digest(function, hash, 0))));
-    if (info == null) {
-      return Optional.empty();
+    // One GET, no HEAD first: its answer gives the size, which the path does not.
+    var key = casKey(new Digest(function, hash, 0));
+    var fetched = fetch(key, info -> new Digest(function, hash, info.size()));
+    if (fetched == Fetched.LOCAL) {
+      return local.openHash(function, hash);
     }
-    var digest = new Digest(function, hash, info.size());
-    return open(digest, 0);
+    if (fetched == Fetched.TOO_BIG_HERE) {
+      var info = ask(() -> bucket.head(key));
+      return info == null ? Optional.empty() : ranged(new Digest(function, hash, info.size()), 0);
+    }
+    return Optional.empty();
   }
 
   /** How a fetch ended. */
@@ -339,7 +344,11 @@ public final class SharedTier implements CacheStore, AutoCloseable {
    * concurrent caller waits for it and shares its outcome.
    */
   private Fetched fetch(Digest digest) {
-    var key = casKey(digest);
+    return fetch(casKey(digest), info -> digest);
+  }
+
+  /** As {@link #fetch(Digest)}, the digest told by the object's info (a path without size). */
+  private Fetched fetch(String key, java.util.function.Function<ObjectStore.Info, Digest> digestOf) {
     var mine = new CompletableFuture<Fetched>();
     var theirs = fetches.putIfAbsent(key, mine);
     if (theirs != null) {
@@ -347,7 +356,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     }
     var outcome = Fetched.NONE;
     try {
-      outcome = download(digest, key);
+      outcome = download(key, digestOf);
     } finally {
       mine.complete(outcome);
       fetches.remove(key, mine);
@@ -355,12 +364,13 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     return outcome;
   }
 
-  private Fetched download(Digest digest, String key) {
+  private Fetched download(String key, java.util.function.Function<ObjectStore.Info, Digest> digestOf) {
     var object = ask(() -> bucket.get(key, 0));
     if (object == null) {
       return Fetched.NONE;
     }
     try (var body = object.body()) {
+      var digest = digestOf.apply(object.info());
       if (object.info().size() != digest.size()) {
         log.warn("shared store object {} is {} bytes, not {}: ignored", key,
             object.info().size(), digest.size());

@@ -215,8 +215,11 @@ class SharedTierTest {
     int gets = bucket.gets.get();
     assertThat(read(b.open(digest(large), 0).orElseThrow())).isEqualTo(large);
     assertThat(bucket.gets.get()).as("the second read is local").isEqualTo(gets);
+    int heads = bucket.heads.get();
     assertThat(read(b.openHash(DigestFunction.SHA256, digest(small).hash()).orElseThrow()))
         .isEqualTo(small);
+    assertThat(bucket.heads.get()).as("a read by hash alone is one GET, no HEAD").isEqualTo(heads);
+    assertThat(b.openHash(DigestFunction.SHA256, digest(bytes(9)).hash())).isEmpty();
   }
 
   @Test
