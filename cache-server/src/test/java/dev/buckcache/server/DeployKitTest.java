@@ -202,26 +202,8 @@ class DeployKitTest {
     assertThat(security).containsEntry("runAsNonRoot", true).containsEntry("runAsUser", image.uid())
         .containsEntry("fsGroup", image.uid());
     var container = ((List<Map<String, Object>>) pod.get("containers")).get(0);
-    var ports = new java.util.HashMap<String, Integer>();
-    ((List<Map<String, Object>>) container.get("ports")).forEach(p ->
-        ports.put((String) p.get("name"), (Integer) p.get("containerPort")));
-    assertThat(ports).containsEntry("http", image.port("BUCKCACHE_HTTP_ADDRESS"))
-        .containsEntry("grpc", image.port("BUCKCACHE_GRPC_ADDRESS"));
-    assertThat(image.exposed()).containsExactlyInAnyOrder(
-        ports.values().stream().map(String::valueOf).toArray(String[]::new));
-    var service = (Map<String, Object>) docs.get("Service").get("spec");
-    for (var p : (List<Map<String, Object>>) service.get("ports")) {
-      assertThat(ports).containsKey((String) p.get("targetPort"));
-    }
-    for (var probe : List.of("startupProbe", "readinessProbe", "livenessProbe")) {
-      var get = (Map<String, Object>) ((Map<String, Object>) container.get(probe)).get("httpGet");
-      assertThat(get).as(probe).containsEntry("path", "/healthz").containsEntry("port", "http");
-    }
-    var mounts = new java.util.HashMap<String, String>();
-    ((List<Map<String, Object>>) container.get("volumeMounts")).forEach(m ->
-        mounts.put((String) m.get("name"), (String) m.get("mountPath")));
+    var mounts = podContainer(image, container, (Map<String, Object>) docs.get("Service").get("spec"));
     assertThat(mounts).containsEntry("data", image.volume()).containsKey("tmp");
-    assertThat(((Map<String, Object>) container.get("securityContext"))).containsEntry("readOnlyRootFilesystem", true);
     var claims = (List<Map<String, Object>>) sts.get("volumeClaimTemplates");
     assertThat(((Map<String, Object>) claims.get(0).get("metadata")).get("name")).isEqualTo("data");
 
@@ -270,6 +252,34 @@ class DeployKitTest {
           .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.discarding())
           .statusCode()).isEqualTo(200);
     }
+  }
+
+  /**
+   * The server container agrees with the image and its Service: ports, probes on /healthz, a
+   * read-only root. Returns its mounts, volume name to path.
+   */
+  @SuppressWarnings("unchecked")
+  private static Map<String, String> podContainer(Image image, Map<String, Object> container,
+      Map<String, Object> service) {
+    var ports = new java.util.HashMap<String, Integer>();
+    ((List<Map<String, Object>>) container.get("ports")).forEach(p ->
+        ports.put((String) p.get("name"), (Integer) p.get("containerPort")));
+    assertThat(ports).containsEntry("http", image.port("BUCKCACHE_HTTP_ADDRESS"))
+        .containsEntry("grpc", image.port("BUCKCACHE_GRPC_ADDRESS"));
+    assertThat(image.exposed()).containsExactlyInAnyOrder(
+        ports.values().stream().map(String::valueOf).toArray(String[]::new));
+    for (var p : (List<Map<String, Object>>) service.get("ports")) {
+      assertThat(ports).containsKey((String) p.get("targetPort"));
+    }
+    for (var probe : List.of("startupProbe", "readinessProbe", "livenessProbe")) {
+      var get = (Map<String, Object>) ((Map<String, Object>) container.get(probe)).get("httpGet");
+      assertThat(get).as(probe).containsEntry("path", "/healthz").containsEntry("port", "http");
+    }
+    assertThat(((Map<String, Object>) container.get("securityContext"))).containsEntry("readOnlyRootFilesystem", true);
+    var mounts = new java.util.HashMap<String, String>();
+    ((List<Map<String, Object>>) container.get("volumeMounts")).forEach(m ->
+        mounts.put((String) m.get("name"), (String) m.get("mountPath")));
+    return mounts;
   }
 
   /** Kubernetes memory quantities as bytes: 4Gi, 60Gi, 256Mi. */
@@ -332,23 +342,9 @@ class DeployKitTest {
     assertThat((Map<String, Object>) pod.get("securityContext")).containsEntry("runAsUser", image.uid())
         .containsEntry("fsGroup", image.uid());
     var container = ((List<Map<String, Object>>) pod.get("containers")).get(0);
-    var ports = new java.util.HashMap<String, Integer>();
-    ((List<Map<String, Object>>) container.get("ports")).forEach(p ->
-        ports.put((String) p.get("name"), (Integer) p.get("containerPort")));
-    assertThat(ports).containsEntry("http", image.port("BUCKCACHE_HTTP_ADDRESS"))
-        .containsEntry("grpc", image.port("BUCKCACHE_GRPC_ADDRESS"));
-    for (var p : (List<Map<String, Object>>) service.get("ports")) {
-      assertThat(ports).containsKey((String) p.get("targetPort"));
-    }
+    var mounts = podContainer(image, container, service);
     assertThat(service).doesNotContainKey("sessionAffinity"); // any pod serves any blob
-    for (var probe : List.of("startupProbe", "readinessProbe", "livenessProbe")) {
-      var get = (Map<String, Object>) ((Map<String, Object>) container.get(probe)).get("httpGet");
-      assertThat(get).as(probe).containsEntry("path", "/healthz").containsEntry("port", "http");
-    }
     // /data is an emptyDir: a cache of the bucket, with a size limit.
-    var mounts = new java.util.HashMap<String, String>();
-    ((List<Map<String, Object>>) container.get("volumeMounts")).forEach(m ->
-        mounts.put((String) m.get("name"), (String) m.get("mountPath")));
     var volumes = new java.util.HashMap<String, Map<String, Object>>();
     ((List<Map<String, Object>>) pod.get("volumes")).forEach(v -> volumes.put((String) v.get("name"), v));
     var dataVolume = volumes.entrySet().stream().filter(v -> image.volume().equals(mounts.get(v.getKey())))
