@@ -38,4 +38,20 @@ class BenchSmokeTest {
     assertThat(png.length).isGreaterThan(5000);
     assertThat(new String(png, 1, 3, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("PNG");
   }
+  @Test
+  void benchSharedS3Smoke_writesTheTwoNodeReport() throws Exception {
+    Clients.require("python3");
+    if (!Files.isExecutable(Path.of("/usr/sbin/nginx"))) {
+      Clients.require("nginx");
+    }
+    var root = Path.of("..").toAbsolutePath().normalize();
+    var r = Clients.run(root, Map.of("S3PROXY_JAR",
+        dev.buckcache.process.S3ProxyServer.jar().toAbsolutePath().toString()), 600, "python3",
+        "scripts/bench", "--shared-s3", "--smoke", "--out", out.toString());
+    System.out.println(r.output());
+    assertThat(r.exitCode()).as(r.output()).isZero();
+    var report = Files.readString(out.resolve("SHARED-S3.md"));
+    assertThat(report).contains("# Two nodes on one S3 bucket", "first read via B",
+        "| 4 KiB |", "| 1 MiB |", "first reads via B");
+  }
 }

@@ -54,7 +54,7 @@ public final class S3ProxyServer implements AutoCloseable {
     }
   }
 
-  static Path jar() {
+  public static Path jar() {
     var jar = Path.of(System.getProperty("s3proxy.jar", "target/s3proxy/s3proxy.jar"));
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException("no s3proxy jar at " + jar + ": run mvn test-compile first");
