@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * pings every 30 s, also when idle; a decode limit of twice the batch size; request metadata with
  * tool name "buck2" and an invocation id on every call.
  */
-final class Buck2Client {
+public final class Buck2Client {
   static final long BUCK2_BATCH_LIMIT = 4_000_000;
   static final Metadata.Key<RequestMetadata> REQUEST_METADATA = Metadata.Key.of(
       "build.bazel.remote.execution.v2.requestmetadata-bin",
@@ -28,7 +28,7 @@ final class Buck2Client {
 
   private Buck2Client() {}
 
-  static ManagedChannel channel(String host, int port) {
+  public static ManagedChannel channel(String host, int port) {
     return channel(host, port, null);
   }
 

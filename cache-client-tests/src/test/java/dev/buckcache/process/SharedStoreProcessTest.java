@@ -10,7 +10,6 @@ import build.bazel.remote.execution.v2.FindMissingBlobsRequest;
 import com.google.protobuf.ByteString;
 import dev.buckcache.digest.DigestFunction;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -67,9 +66,9 @@ class SharedStoreProcessTest {
     return node;
   }
 
+  /** A channel as Buck2 opens one (keepalive, RequestMetadata, its message limit). */
   private ManagedChannel channel(ServerProcess node) {
-    var c = NettyChannelBuilder.forAddress("127.0.0.1", node.grpcPort()).usePlaintext()
-        .maxInboundMessageSize(16 << 20).build();
+    var c = dev.buckcache.buck2.Buck2Client.channel("127.0.0.1", node.grpcPort());
     open.add(() -> c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
     return c;
   }
@@ -138,9 +137,14 @@ class SharedStoreProcessTest {
       blobs.add(b1);
       batch.addRequestsBuilder().setDigest(digest(b1)).setData(ByteString.copyFrom(b1));
     }
-    var updated = ContentAddressableStorageGrpc.newBlockingStub(channel(a))
+    var channelA = channel(a);
+    var updated = ContentAddressableStorageGrpc.newBlockingStub(channelA)
         .withDeadlineAfter(60, TimeUnit.SECONDS).batchUpdateBlobs(batch.build());
     assertThat(updated.getResponsesList()).allSatisfy(r -> assertThat(r.getStatus().getCode()).isZero());
+    // And a big one by ByteStream, in Buck2's 4 MB messages.
+    var streamed = bytes(9 << 20);
+    assertThat(ByteStreams.write(channelA, digest(streamed).getHash(), streamed, 4_000_000, 0))
+        .isEqualTo(streamed.length);
 
     // B has none of it on its disk, and serves all of it.
     var casB = ContentAddressableStorageGrpc.newBlockingStub(channel(b))
@@ -156,6 +160,16 @@ class SharedStoreProcessTest {
     for (int i = 0; i < 40; i++) {
       assertThat(read.getResponses(i).getData().toByteArray()).isEqualTo(blobs.get(i));
     }
+    // A resumed ByteStream read through B (read_offset), then the whole blob.
+    var rest = new java.io.ByteArrayOutputStream();
+    com.google.bytestream.ByteStreamGrpc.newBlockingStub(channel(b)).read(
+        com.google.bytestream.ReadRequest.newBuilder().setReadOffset(5_000_000).setResourceName(
+            "blobs/" + digest(streamed).getHash() + "/" + streamed.length).build())
+        .forEachRemaining(r -> rest.writeBytes(r.getData().toByteArray()));
+    assertThat(rest.toByteArray()).isEqualTo(
+        java.util.Arrays.copyOfRange(streamed, 5_000_000, streamed.length));
+    assertThat(ByteStreams.read(channel(b), digest(streamed).getHash(), streamed.length))
+        .isEqualTo(streamed);
     assertThat(get(b, "/cas/" + digest(large).getHash()).body()).isEqualTo(large);
     assertThat(get(b, "/cas/" + digest(small).getHash()).body()).isEqualTo(small);
     assertThat(get(b, acKey).body()).containsExactly(1, 2, 3);
