@@ -47,4 +47,14 @@ public record ServerConfig(
     requireNonNull(digests, "digests");
     requireNonNull(shutdownGrace, "shutdownGrace");
   }
+
+  /** The HTTP front end's part of the tree. */
+  public HttpConfig http() {
+    return new HttpConfig(httpAddress, httpIdleTimeout, httpMaxConnections);
+  }
+
+  /** The gRPC front end's part of the tree. */
+  public GrpcConfig grpc() {
+    return new GrpcConfig(grpcAddress, grpcMaxBatchBytes);
+  }
 }

@@ -1,6 +1,7 @@
 package dev.buckcache.grpc;
 
 import dev.buckcache.config.DigestConfig;
+import dev.buckcache.config.GrpcConfig;
 import dev.buckcache.storage.CacheStore;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
@@ -64,52 +65,94 @@ public final class GrpcFrontEnd implements AutoCloseable {
         new ByteStreamService(store, digests, offload)};
   }
 
-  /** For tests: a front end with its own storage executor, closed when it stops. */
-  public static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
-      DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.Authenticator authenticator,
-      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
-      java.util.function.Function<java.security.cert.Certificate[], dev.buckcache.auth.Principal> certs)
-      throws IOException {
-    var executor = new StorageExecutor(8, 1024, 256L << 20);
-    try {
-      return start(address, store, new dev.buckcache.storage.ActionResults(store, store),
-          executor, true, digests, maxBatchBytes,
-          dev.buckcache.auth.CallerResolver.deny(authenticator, certs), strictReadScope, tls, null,
-          null);
-    } catch (IOException | RuntimeException e) {
-      executor.close();
-      throw e;
+  /** Starts building a front end for {@code config} over the store. */
+  public static Builder builder(GrpcConfig config, CacheStore store) {
+    return new Builder(config, store);
+  }
+
+  /** What the gRPC front end serves with; each part but the first two has a default. */
+  public static final class Builder {
+    private final GrpcConfig config;
+    private final CacheStore store;
+    private StorageExecutor executor;
+    private dev.buckcache.storage.ActionResults results;
+    private DigestConfig digests = DigestConfig.sha256();
+    private dev.buckcache.auth.CallerResolver callers = dev.buckcache.auth.CallerResolver.deny(
+        dev.buckcache.auth.Authenticator.NONE, peer -> null);
+    private boolean strictReadScope;
+    private io.netty.handler.ssl.SslContext tls;
+    private dev.buckcache.metrics.CacheMetrics metrics;
+    private LocalBridge bridge;
+
+    private Builder(GrpcConfig config, CacheStore store) {
+      this.config = java.util.Objects.requireNonNull(config, "config");
+      this.store = java.util.Objects.requireNonNull(store, "store");
+    }
+
+    /**
+     * The storage executor and byte budget, shared with the HTTP front end (default: one of its
+     * own, 8 threads and 256 MiB, closed when the front end stops).
+     */
+    public Builder executor(StorageExecutor executor) {
+      this.executor = executor;
+      return this;
+    }
+
+    /** Action-cache reads and writes (default: over the store, counters of its own). */
+    public Builder results(dev.buckcache.storage.ActionResults results) {
+      this.results = results;
+      return this;
+    }
+
+    public Builder digests(DigestConfig digests) {
+      this.digests = java.util.Objects.requireNonNull(digests, "digests");
+      return this;
+    }
+
+    /** Who calls (default: everyone, unauthenticated), and {@code auth.strict_read_scope}. */
+    public Builder callers(dev.buckcache.auth.CallerResolver callers, boolean strictReadScope) {
+      this.callers = java.util.Objects.requireNonNull(callers, "callers");
+      this.strictReadScope = strictReadScope;
+      return this;
+    }
+
+    /** TLS on the port (null: cleartext). */
+    public Builder tls(io.netty.handler.ssl.SslContext tls) {
+      this.tls = tls;
+      return this;
+    }
+
+    public Builder metrics(dev.buckcache.metrics.CacheMetrics metrics) {
+      this.metrics = metrics;
+      return this;
+    }
+
+    /**
+     * With a bridge, a second server with the same services and interceptors also serves the
+     * gRPC connections the HTTP port relays to it.
+     */
+    public Builder bridge(LocalBridge bridge) {
+      this.bridge = bridge;
+      return this;
+    }
+
+    public GrpcFrontEnd start() throws IOException {
+      boolean owned = executor == null;
+      var e = owned ? new StorageExecutor(8, 1024, 256L << 20) : executor;
+      var r = results == null ? new dev.buckcache.storage.ActionResults(store, store) : results;
+      try {
+        return GrpcFrontEnd.start(config.address(), store, r, e, owned, digests,
+            config.maxBatchBytes(), callers, strictReadScope, tls, metrics, bridge);
+      } catch (IOException | RuntimeException failed) {
+        if (owned) {
+          e.close();
+        }
+        throw failed;
+      }
     }
   }
 
-  /**
-   * Starts with shared action-cache counters, the storage executor and byte budget shared with
-   * the HTTP front end, the caller resolution shared with it too, and, when given, metrics.
-   */
-  public static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
-      dev.buckcache.storage.ActionResults results, StorageExecutor executor, DigestConfig digests,
-      long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
-      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
-      dev.buckcache.metrics.CacheMetrics metrics) throws IOException {
-    return start(address, store, results, executor, false, digests, maxBatchBytes,
-        callerResolver, strictReadScope, tls, metrics, null);
-  }
-
-  /**
-   * Like the above; with a {@code bridge}, a second server with the same services and
-   * interceptors also serves the gRPC connections the HTTP port relays to it.
-   */
-  @SuppressWarnings("TooManyParameters") // folded into a config record with the store API work
-  public static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
-      dev.buckcache.storage.ActionResults results, StorageExecutor executor, DigestConfig digests,
-      long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,
-      boolean strictReadScope, io.netty.handler.ssl.SslContext tls,
-      dev.buckcache.metrics.CacheMetrics metrics, LocalBridge bridge) throws IOException {
-    return start(address, store, results, executor, false, digests, maxBatchBytes,
-        callerResolver, strictReadScope, tls, metrics, bridge);
-  }
-
-  @SuppressWarnings("TooManyParameters") // folded into a config record with the store API work
+  @SuppressWarnings("TooManyParameters") // the builder's fields, passed once
   private static GrpcFrontEnd start(InetSocketAddress address, CacheStore store,
       dev.buckcache.storage.ActionResults results, StorageExecutor executor, boolean owned,
       DigestConfig digests, long maxBatchBytes, dev.buckcache.auth.CallerResolver callerResolver,

@@ -1,15 +1,25 @@
 package dev.buckcache.http;
 
+import static java.util.Objects.requireNonNull;
+
+import dev.buckcache.auth.CallerResolver;
+import dev.buckcache.config.DigestConfig;
+import dev.buckcache.config.HttpConfig;
+import dev.buckcache.metrics.CacheMetrics;
 import dev.buckcache.storage.ActionResults;
 import dev.buckcache.storage.StorageExecutor;
 import dev.buckcache.storage.CacheStore;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.ssl.SslContext;
+import java.util.function.Function;
+import javax.net.ssl.SSLSession;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -37,39 +47,98 @@ public final class HttpFrontEnd implements AutoCloseable {
   }
 
   /** Starts with fully assembled dependencies (shared counters, metrics). */
-  public static HttpFrontEnd start(InetSocketAddress address, CacheStore store,
-      ActionResults results, StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
-      int maxConnections, dev.buckcache.config.DigestConfig digests,
-      dev.buckcache.auth.CallerResolver callers, boolean strictReadScope,
-      io.netty.handler.ssl.SslContext tls, Supplier<String> status, dev.buckcache.metrics.CacheMetrics metrics,
-      Supplier<String> metricsText, boolean metricsPublic, Supplier<String> statusPage)
-      throws InterruptedException {
-    return start(address, store, results, executor, maxBlobSize, idleTimeout, maxConnections,
-        digests, callers, strictReadScope, tls, status, metrics, metricsText, metricsPublic,
-        statusPage, null);
+  /** Starts building a front end for {@code config} over the store and the storage executor. */
+  public static Builder builder(HttpConfig config, CacheStore store, StorageExecutor executor) {
+    return new Builder(config, store, executor);
   }
 
-  /**
-   * Like the above; with a {@code grpcBridge}, the port also serves gRPC: a connection that
-   * opens with the HTTP/2 preface is handed to the handler it makes (given the TLS session).
-   */
-  public static HttpFrontEnd start(InetSocketAddress address, CacheStore store,
-      ActionResults results, StorageExecutor executor, long maxBlobSize, Duration idleTimeout,
-      int maxConnections, dev.buckcache.config.DigestConfig digests,
-      dev.buckcache.auth.CallerResolver callers, boolean strictReadScope,
-      io.netty.handler.ssl.SslContext tls, Supplier<String> status, dev.buckcache.metrics.CacheMetrics metrics,
-      Supplier<String> metricsText, boolean metricsPublic, Supplier<String> statusPage,
-      java.util.function.Function<javax.net.ssl.SSLSession, io.netty.channel.ChannelHandler> grpcBridge)
-      throws InterruptedException {
-    return start(address, new HttpDeps(store, results, executor, maxBlobSize,
-        Math.min(maxBlobSize, dev.buckcache.storage.AcEntry.MAX_SIZE), digests, callers, strictReadScope, status,
-        metrics, metricsText, metricsPublic, statusPage), idleTimeout, maxConnections, tls,
-        grpcBridge);
+  /** What the HTTP front end serves with; each part but the first three has a default. */
+  public static final class Builder {
+    private final HttpConfig config;
+    private final CacheStore store;
+    private final StorageExecutor executor;
+    private ActionResults results;
+    private long maxBlobSize = Long.MAX_VALUE;
+    private DigestConfig digests = DigestConfig.sha256();
+    private CallerResolver callers = CallerResolver.deny(dev.buckcache.auth.Authenticator.NONE,
+        peer -> null);
+    private boolean strictReadScope;
+    private SslContext tls;
+    private Supplier<String> status = () -> "{}";
+    private CacheMetrics metrics;
+    private Supplier<String> metricsText = () -> "";
+    private boolean metricsPublic;
+    private Supplier<String> statusPage = () -> "<html></html>";
+    private Function<SSLSession, ChannelHandler> grpcBridge;
+
+    private Builder(HttpConfig config, CacheStore store, StorageExecutor executor) {
+      this.config = requireNonNull(config, "config");
+      this.store = requireNonNull(store, "store");
+      this.executor = requireNonNull(executor, "executor");
+    }
+
+    /** Action-cache reads and writes (default: over the store, counters of its own). */
+    public Builder results(ActionResults results) {
+      this.results = results;
+      return this;
+    }
+
+    /** {@code storage.max_blob_size} (default: none beyond the store's own). */
+    public Builder maxBlobSize(long maxBlobSize) {
+      this.maxBlobSize = maxBlobSize;
+      return this;
+    }
+
+    public Builder digests(DigestConfig digests) {
+      this.digests = requireNonNull(digests, "digests");
+      return this;
+    }
+
+    /** Who calls (default: everyone, unauthenticated), and {@code auth.strict_read_scope}. */
+    public Builder callers(CallerResolver callers, boolean strictReadScope) {
+      this.callers = requireNonNull(callers, "callers");
+      this.strictReadScope = strictReadScope;
+      return this;
+    }
+
+    /** TLS on the port (null: cleartext). */
+    public Builder tls(SslContext tls) {
+      this.tls = tls;
+      return this;
+    }
+
+    /** {@code /status}'s JSON and the status page's HTML. */
+    public Builder status(Supplier<String> json, Supplier<String> page) {
+      this.status = requireNonNull(json, "json");
+      this.statusPage = requireNonNull(page, "page");
+      return this;
+    }
+
+    /** Request metrics, {@code /metrics}' text, and whether it needs no token. */
+    public Builder metrics(CacheMetrics metrics, Supplier<String> text, boolean isPublic) {
+      this.metrics = metrics;
+      this.metricsText = requireNonNull(text, "text");
+      this.metricsPublic = isPublic;
+      return this;
+    }
+
+    /** Where gRPC connections on this port go (null: the port speaks HTTP/1.1 only). */
+    public Builder grpcBridge(Function<SSLSession, ChannelHandler> grpcBridge) {
+      this.grpcBridge = grpcBridge;
+      return this;
+    }
+
+    public HttpFrontEnd start() throws InterruptedException {
+      var r = results == null ? new ActionResults(store, store) : results;
+      return HttpFrontEnd.start(config.address(), new HttpDeps(store, r, executor, maxBlobSize,
+          Math.min(maxBlobSize, dev.buckcache.storage.AcEntry.MAX_SIZE), digests, callers,
+          strictReadScope, status, metrics, metricsText, metricsPublic, statusPage),
+          config.idleTimeout(), config.maxConnections(), tls, grpcBridge);
+    }
   }
 
   private static HttpFrontEnd start(InetSocketAddress address, HttpDeps deps, Duration idleTimeout,
-      int maxConnections, io.netty.handler.ssl.SslContext tls,
-      java.util.function.Function<javax.net.ssl.SSLSession, io.netty.channel.ChannelHandler> grpcBridge)
+      int maxConnections, SslContext tls, Function<SSLSession, ChannelHandler> grpcBridge)
       throws InterruptedException {
     boolean epoll = Epoll.isAvailable();
     var factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();

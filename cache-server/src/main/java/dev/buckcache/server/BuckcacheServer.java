@@ -122,10 +122,11 @@ public final class BuckcacheServer implements AutoCloseable {
     var callers = new dev.buckcache.auth.CallerResolver(authenticator, config.auth().anonymous(),
         certs, (protocol, reason) -> server.metrics.authFailure(protocol, reason.name()));
     try {
-      server.http = HttpFrontEnd.start(config.httpAddress(), server.served, server.results, executor,
-          s.maxBlobSize(), config.httpIdleTimeout(), config.httpMaxConnections(), config.digests(), callers, strict,
-          httpTls, server::statusJson, server.metrics, server.registry::scrape,
-          config.metricsPublic(), server::statusPage, server.bridge::relay);
+      server.http = HttpFrontEnd.builder(config.http(), server.served, executor)
+          .results(server.results).maxBlobSize(s.maxBlobSize()).digests(config.digests())
+          .callers(callers, strict).tls(httpTls).status(server::statusJson, server::statusPage)
+          .metrics(server.metrics, server.registry::scrape, config.metricsPublic())
+          .grpcBridge(server.bridge::relay).start();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.close();
@@ -136,9 +137,9 @@ public final class BuckcacheServer implements AutoCloseable {
           + " (http.address): " + e.getMessage(), e);
     }
     try {
-      server.grpc = GrpcFrontEnd.start(config.grpcAddress(), server.served, server.results, executor,
-          config.digests(), config.grpcMaxBatchBytes(), callers, strict, grpcTls, server.metrics,
-          server.bridge);
+      server.grpc = GrpcFrontEnd.builder(config.grpc(), server.served).executor(executor)
+          .results(server.results).digests(config.digests()).callers(callers, strict)
+          .tls(grpcTls).metrics(server.metrics).bridge(server.bridge).start();
     } catch (java.io.IOException | RuntimeException e) {
       server.close();
       throw new StorageException.Failure("cannot listen on " + config.grpcAddress()

@@ -84,8 +84,10 @@ class GrpcAnonymousMissTest {
     var callers = new CallerResolver(tokens.authenticator, Anonymous.MISS, peer -> null,
         (protocol, reason) -> metrics.authFailure(protocol, reason.name()), Ticker.systemTicker(),
         warnings::add);
-    server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results, executor,
-        CacheContractTest.DIGESTS, 4_000_000, callers, false, null, metrics);
+    server = GrpcFrontEnd.builder(new dev.buckcache.config.GrpcConfig(
+        new InetSocketAddress("127.0.0.1", 0), 4_000_000), store).executor(executor)
+        .results(results).digests(CacheContractTest.DIGESTS).callers(callers, false)
+        .metrics(metrics).start();
     channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();
     fill();
   }

@@ -48,9 +48,10 @@ class GrpcAuthTest {
     Files.writeString(tokens, "r-token laptop read\nw-token ci write\n");
     store = TieredStore.open(new DiskSettings(dir.resolve("store"), 256L << 20, 0.8, true, 1, 1 << 20),
         8L << 20, 1L << 30);
-    server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store,
-        CacheContractTest.DIGESTS, 4_000_000, StaticTokens.load(tokens, null, false), false,
-        null, peer -> null);
+    server = GrpcFrontEnd.builder(new dev.buckcache.config.GrpcConfig(
+        new InetSocketAddress("127.0.0.1", 0), 4_000_000), store)
+        .digests(CacheContractTest.DIGESTS).callers(dev.buckcache.auth.CallerResolver.deny(
+            StaticTokens.load(tokens, null, false), peer -> null), false).start();
     channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();
   }
 

@@ -13,8 +13,8 @@ class NettyContractTest extends CacheContractTest {
 
   @Override
   ManagedChannel start(TieredStore store) throws Exception {
-    server = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, DIGESTS, BATCH,
-        dev.buckcache.auth.Authenticator.NONE, false, null, peer -> null);
+    server = GrpcFrontEnd.builder(new dev.buckcache.config.GrpcConfig(
+        new InetSocketAddress("127.0.0.1", 0), BATCH), store).digests(DIGESTS).start();
     return NettyChannelBuilder.forAddress(server.address()).usePlaintext()
         .maxInboundMessageSize(16 << 20).build();
   }

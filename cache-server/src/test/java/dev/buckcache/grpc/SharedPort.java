@@ -26,13 +26,15 @@ final class SharedPort {
   SharedPort(TieredStore store, CallerResolver callers, TlsMaterial tls, Duration idleTimeout)
       throws Exception {
     var results = new ActionResults(store, store);
-    grpc = GrpcFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results, executor,
-        CacheContractTest.DIGESTS, CacheContractTest.BATCH, callers, false,
-        tls == null ? null : tls.grpcContext(), null, bridge);
-    http = HttpFrontEnd.start(new InetSocketAddress("127.0.0.1", 0), store, results, executor,
-        1L << 34, idleTimeout, 100, CacheContractTest.DIGESTS, callers, false,
-        tls == null ? null : tls.sharedPortContext(), () -> "{}", null, () -> "", false,
-        () -> "<html></html>", bridge::relay);
+    grpc = GrpcFrontEnd.builder(new dev.buckcache.config.GrpcConfig(
+        new InetSocketAddress("127.0.0.1", 0), CacheContractTest.BATCH), store).executor(executor)
+        .results(results).digests(CacheContractTest.DIGESTS).callers(callers, false)
+        .tls(tls == null ? null : tls.grpcContext()).bridge(bridge).start();
+    http = HttpFrontEnd.builder(new dev.buckcache.config.HttpConfig(
+        new InetSocketAddress("127.0.0.1", 0), idleTimeout, 100), store, executor)
+        .results(results).maxBlobSize(1L << 34).digests(CacheContractTest.DIGESTS)
+        .callers(callers, false).tls(tls == null ? null : tls.sharedPortContext())
+        .grpcBridge(bridge::relay).start();
   }
 
   int httpPort() {
