@@ -121,6 +121,9 @@ public final class CacheMetrics {
         .register(registry);
     Gauge.builder("buckcache.inflight.max", executor, StorageExecutor::maxInflightBytes)
         .baseUnit("bytes").description("storage.max_inflight_bytes").register(registry);
+    FunctionCounter.builder("buckcache.storage.shed", executor, StorageExecutor::shed)
+        .description("operations refused (503 / RESOURCE_EXHAUSTED) after waiting too long for "
+            + "the storage executor").register(registry);
   }
 
   private void bindActionCache(ActionResults results) {

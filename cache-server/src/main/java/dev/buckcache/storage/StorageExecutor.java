@@ -17,6 +17,11 @@ import org.slf4j.LoggerFactory;
  * bounded: when both are full a call fails at once with {@link StorageException.Busy} (HTTP 503,
  * gRPC RESOURCE_EXHAUSTED) instead of queueing without limit.
  *
+ * <p>The queue bounds how many operations wait, and {@link #MAX_QUEUE_WAIT} how long: an
+ * operation that waited longer (a starved CPU, a slow disk) fails with Busy when its turn comes
+ * instead of running, so its client hears 503 / RESOURCE_EXHAUSTED and retries, rather than
+ * waiting past its deadline while the server does work no one will read.
+ *
  * <p>Two more duties, both shared by HTTP and gRPC:
  * <ul>
  *   <li>The in-flight byte budget ({@code storage.max_inflight_bytes}): every request body or
@@ -34,8 +39,19 @@ public final class StorageExecutor implements AutoCloseable {
   private final long maxInflightBytes;
   private final AtomicLong inflightBytes = new AtomicLong();
   private final ThreadPoolExecutor closer;
+  /** The longest an operation may wait in the queue before it is refused instead of run. */
+  public static final java.time.Duration MAX_QUEUE_WAIT = java.time.Duration.ofSeconds(5);
+  private final long maxQueueWaitNanos;
+  private final java.util.concurrent.atomic.LongAdder shed = new java.util.concurrent.atomic.LongAdder();
 
   public StorageExecutor(int threads, int queueLength, long maxInflightBytes) {
+    this(threads, queueLength, maxInflightBytes, MAX_QUEUE_WAIT);
+  }
+
+  /** With a given queue-wait limit (tests). */
+  public StorageExecutor(int threads, int queueLength, long maxInflightBytes,
+      java.time.Duration maxQueueWait) {
+    this.maxQueueWaitNanos = maxQueueWait.toNanos();
     var counter = new AtomicInteger();
     this.pool = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(queueLength), r -> {
@@ -76,8 +92,17 @@ public final class StorageExecutor implements AutoCloseable {
   /** Runs {@code work} on the pool; the future fails with Busy when the pool is saturated. */
   public <T> CompletableFuture<T> submit(Callable<T> work) {
     var future = new CompletableFuture<T>();
+    long queued = System.nanoTime();
     try {
       pool.execute(() -> {
+        long waited = System.nanoTime() - queued;
+        if (waited > maxQueueWaitNanos) {
+          shed.increment();
+          future.completeExceptionally(new StorageException.Busy("storage is saturated: this "
+              + "operation waited " + TimeUnit.NANOSECONDS.toMillis(waited) + " ms for its turn "
+              + "(the limit is " + TimeUnit.NANOSECONDS.toMillis(maxQueueWaitNanos) + " ms); retry"));
+          return;
+        }
         try {
           future.complete(work.call());
         } catch (Throwable t) {
@@ -137,6 +162,11 @@ public final class StorageExecutor implements AutoCloseable {
   /** The cap, {@code storage.max_inflight_bytes}. */
   public long maxInflightBytes() {
     return maxInflightBytes;
+  }
+
+  /** Operations refused because they waited too long in the queue. */
+  public long shed() {
+    return shed.sum();
   }
 
   public int queued() {

@@ -34,6 +34,27 @@ class StorageExecutorTest {
   }
 
   @Test
+  void submit_waitedLongerThanTheLimitInTheQueue_refusedWithBusy_neverRun() throws Exception {
+    var release = new CountDownLatch(1);
+    try (var executor = new StorageExecutor(1, 10, 1 << 20, java.time.Duration.ofMillis(200))) {
+      var blocker = executor.submit(() -> release.await(10, TimeUnit.SECONDS));
+      var ran = new java.util.concurrent.atomic.AtomicBoolean();
+      var stale = executor.submit(() -> {
+        ran.set(true);
+        return 1;
+      });
+      Thread.sleep(400);
+      release.countDown();
+      assertThat(blocker.get(5, TimeUnit.SECONDS)).isTrue();
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> stale.get(5, TimeUnit.SECONDS))
+          .hasCauseInstanceOf(StorageException.Busy.class).hasMessageContaining("waited");
+      assertThat(ran).as("a refused operation never runs").isFalse();
+      assertThat(executor.shed()).isEqualTo(1);
+      assertThat(executor.submit(() -> 2).get(5, TimeUnit.SECONDS)).as("a fresh one runs").isEqualTo(2);
+    }
+  }
+
+  @Test
   void inflightBytes_capped_butOneLargeRequestAlwaysFits() {
     try (var executor = new StorageExecutor(1, 1, 1000)) {
       assertThat(executor.tryAcquireBytes(5000)).as("alone, even over the cap").isTrue();
