@@ -150,45 +150,52 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
   private BatchReadBlobsResponse read(DigestFunction fn, BatchReadBlobsRequest request,
       boolean zstd) {
     var out = BatchReadBlobsResponse.newBuilder();
-    var wanted = new ArrayList<Digest>();
-    for (var d : request.getDigestsList()) {
+    var asked = request.getDigestsList();
+    var digests = new Digest[asked.size()];
+    var invalid = new RuntimeException[asked.size()];
+    for (int i = 0; i < asked.size(); i++) {
       try {
-        wanted.add(Digests.of(fn, d));
+        digests[i] = Digests.of(fn, asked.get(i));
       } catch (RuntimeException e) {
-        // answered below, in its place
+        invalid[i] = e;
       }
     }
-    store.prefetch(wanted);
-    {
-      for (var d : request.getDigestsList()) {
-        var entry = out.addResponsesBuilder().setDigest(d);
-        try {
-          var digest = Digests.of(fn, d);
-          if (zstd && d.getSizeBytes() > 1024) {
-            // The stored zstd frames as they are: no compression work per read.
-            var reader = store.open(digest, 0);
-            if (reader.isPresent()) {
-              try (var r = reader.get()) {
-                entry.setData(UnsafeByteOperations.unsafeWrap(StoredChunk.zstdStream(r)))
-                    .setCompressor(Compressor.Value.ZSTD).setStatus(toRpc(Status.OK));
-              }
-            } else {
-              entry.setStatus(notFound(d));
-            }
-          } else {
-            var bytes = store.getBytes(digest);
-            if (bytes.isPresent()) {
-              entry.setData(UnsafeByteOperations.unsafeWrap(bytes.get())).setStatus(toRpc(Status.OK));
-            } else {
-              entry.setStatus(notFound(d));
-            }
-          }
-        } catch (RuntimeException e) {
-          entry.setStatus(toRpc(GrpcErrors.status(e)));
+    store.prefetch(java.util.Arrays.stream(digests).filter(java.util.Objects::nonNull).toList());
+    for (int i = 0; i < asked.size(); i++) {
+      var entry = out.addResponsesBuilder().setDigest(asked.get(i));
+      try {
+        if (invalid[i] != null) {
+          throw invalid[i];
         }
+        readOne(entry, asked.get(i), digests[i], zstd);
+      } catch (RuntimeException e) {
+        entry.setStatus(toRpc(GrpcErrors.status(e)));
       }
     }
     return out.build();
+  }
+
+  private void readOne(BatchReadBlobsResponse.Response.Builder entry,
+      build.bazel.remote.execution.v2.Digest d, Digest digest, boolean zstd) {
+    if (zstd && d.getSizeBytes() > 1024) {
+      // The stored zstd frames as they are: no compression work per read.
+      var reader = store.open(digest, 0);
+      if (reader.isEmpty()) {
+        entry.setStatus(notFound(d));
+        return;
+      }
+      try (var r = reader.get()) {
+        entry.setData(UnsafeByteOperations.unsafeWrap(StoredChunk.zstdStream(r)))
+            .setCompressor(Compressor.Value.ZSTD).setStatus(toRpc(Status.OK));
+      }
+      return;
+    }
+    var bytes = store.getBytes(digest);
+    if (bytes.isPresent()) {
+      entry.setData(UnsafeByteOperations.unsafeWrap(bytes.get())).setStatus(toRpc(Status.OK));
+    } else {
+      entry.setStatus(notFound(d));
+    }
   }
 
   private static com.google.rpc.Status notFound(build.bazel.remote.execution.v2.Digest d) {
