@@ -149,15 +149,21 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     if (path.equals("/") && open) {
       return statusPage(request);
     }
+    ToolPath tool;
+    try {
+      tool = ToolPath.parse(uri);
+    } catch (ToolPath.Invalid e) {
+      return FixedExchange.text(this, ctx, request, deps, HttpResponseStatus.BAD_REQUEST, e.getMessage());
+    }
     CallerResolver.Caller caller;
     try {
       caller = deps.callers().resolve("http", request.headers().get(HttpHeaderNames.AUTHORIZATION),
           this::peerCertificates, remoteHost());
     } catch (AuthException e) {
-      return unauthorized(request, e);
+      return unauthorized(request, e, tool);
     }
     if (caller.emptyCache() && (path.equals("/metrics") || path.equals("/") || path.equals("/status"))) {
-      return unauthorized(request, caller.failure()); // a miss caller is not authenticated for them
+      return unauthorized(request, caller.failure(), null); // a miss caller is not authenticated for them
     }
     if (path.equals("/metrics")) {
       return metrics(request);
@@ -165,7 +171,8 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     if (path.equals("/")) {
       return statusPage(request);
     }
-    var exchange = routeAuthenticated(request, method, path, caller);
+    var exchange = tool != null ? ToolExchanges.route(this, ctx, request, deps, tool, caller)
+        : routeAuthenticated(request, method, path, caller);
     exchange.subject = caller.principal().subject();
     return exchange;
   }
@@ -202,7 +209,8 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     }
     if (method.equals(HttpMethod.PUT)) {
       return cachePath.kind() == CachePath.Kind.AC
-          ? new PutAcExchange(this, ctx, request, deps, cachePath)
+          ? new GatheredPutExchange(this, ctx, request, deps,
+              GatheredPutExchange.actionCache(deps, cachePath))
           : new PutCasExchange(this, ctx, request, deps, cachePath);
     }
     return methodNotAllowed(request, CACHE_METHODS);
@@ -244,11 +252,19 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private Exchange unauthorized(HttpRequest request, AuthException e) {
-    var challenge = "Bearer realm=\"buckcache\""
-        + (e.reason() == AuthException.Reason.MISSING ? "" : ", error=\"invalid_token\"");
-    return new FixedExchange(this, ctx, request, deps, HttpResponseStatus.UNAUTHORIZED,
-        "text/plain; charset=utf-8", e.getMessage() + "\n", null, challenge);
+  /** 401, with the challenge the client answers: Basic for Gradle, whose only form it is. */
+  private Exchange unauthorized(HttpRequest request, AuthException e, ToolPath tool) {
+    var toolName = tool == null ? null : tool.tool();
+    var challenge = toolName == ToolPath.Tool.GRADLE ? "Basic realm=\"buckcache\""
+        : "Bearer realm=\"buckcache\""
+            + (e.reason() == AuthException.Reason.MISSING ? "" : ", error=\"invalid_token\"");
+    var exchange = toolName == ToolPath.Tool.TURBO
+        ? new FixedExchange(this, ctx, request, deps, HttpResponseStatus.UNAUTHORIZED,
+            "application/json", HttpErrors.json(HttpResponseStatus.UNAUTHORIZED, e.getMessage()),
+            null, challenge)
+        : new FixedExchange(this, ctx, request, deps, HttpResponseStatus.UNAUTHORIZED,
+            "text/plain; charset=utf-8", e.getMessage() + "\n", null, challenge);
+    return tool == null ? exchange : ToolExchanges.tagged(exchange, tool);
   }
 
   private Exchange methodNotAllowed(HttpRequest request, String allow) {

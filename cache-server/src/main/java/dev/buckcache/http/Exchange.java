@@ -36,6 +36,15 @@ abstract class Exchange {
   private final long started = System.nanoTime();
   /** The authenticated caller's subject, for the access log (never the token). */
   String subject;
+  /**
+   * For metrics and the access log, when the router knows them (the other tools' paths): the
+   * kind, instance and key. Null: derived from a bazel-remote path.
+   */
+  String kind;
+  String instance;
+  String key;
+  /** Error answers in Turborepo's JSON shape, {@code {"error":{"code","message"}}}. */
+  boolean jsonErrors;
   private int status;
   private long bytesOut;
 
@@ -138,9 +147,12 @@ abstract class Exchange {
   }
 
   final void respondText(HttpResponseStatus status, String text) {
-    var body = Unpooled.copiedBuffer(text + "\n", StandardCharsets.UTF_8);
+    boolean json = jsonErrors && status.code() >= 400;
+    var body = Unpooled.copiedBuffer(json ? HttpErrors.json(status, text) : text + "\n",
+        StandardCharsets.UTF_8);
     var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
-    response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE,
+        json ? "application/json" : "text/plain; charset=utf-8");
     if (status.equals(HttpResponseStatus.SERVICE_UNAVAILABLE)) {
       response.headers().set(HttpHeaderNames.RETRY_AFTER, HttpErrors.retryAfterSeconds());
     }
@@ -209,16 +221,18 @@ abstract class Exchange {
       return;
     }
     var uri = request.uri();
-    var kind = uri.contains("/cas/") ? "cas" : uri.contains("/ac/") ? "ac" : "other";
+    var kind = this.kind != null ? this.kind
+        : uri.contains("/cas/") ? "cas" : uri.contains("/ac/") ? "ac" : "other";
     var method = request.method().name();
     long in = method.equals("PUT") ? HttpUtil.getContentLength(request, 0L) : 0;
     long nanos = System.nanoTime() - started;
     metrics.request("http", kind, method, dev.buckcache.metrics.CacheMetrics.resultOf(status, method),
         nanos, in, bytesOut);
     int slash = uri.lastIndexOf('/');
+    var instance = this.instance != null ? this.instance : instanceOf(uri, kind);
+    var key = this.key != null ? this.key : kind.equals("other") ? uri : uri.substring(slash + 1);
     metrics.accessLog().request(new dev.buckcache.metrics.AccessLog.Entry("http", method, kind,
-        instanceOf(uri, kind), kind.equals("other") ? uri : uri.substring(slash + 1),
-        Integer.toString(status), in, bytesOut, nanos, subject, 0));
+        instance, key, Integer.toString(status), in, bytesOut, nanos, subject, 0));
   }
 
   /** The instance in {@code /[instance/]{ac,cas}/hash}: what lies before the kind. */

@@ -44,4 +44,24 @@ final class HttpErrors {
     t = unwrap(t);
     return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
   }
+
+  /**
+   * An error as Turborepo's API answers it, {@code {"error":{"code":"...","message":"..."}}}:
+   * turbo reads a 403 of that shape as "read-only, skip uploads" and warns once.
+   */
+  static String json(HttpResponseStatus status, String message) {
+    var code = status.reasonPhrase().toLowerCase(java.util.Locale.ROOT).replace(' ', '_');
+    var out = new StringBuilder("{\"error\":{\"code\":\"").append(code).append("\",\"message\":\"");
+    for (int i = 0; i < message.length(); i++) {
+      char c = message.charAt(i);
+      if (c == '"' || c == '\\') {
+        out.append('\\').append(c);
+      } else if (c < 0x20) {
+        out.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
+      } else {
+        out.append(c);
+      }
+    }
+    return out.append("\"}}\n").toString();
+  }
 }

@@ -31,7 +31,7 @@ import java.util.Set;
 @SuppressWarnings("LongDoubleConversion") // meters take doubles; counts stay below 2^53 (exact)
 public final class CacheMetrics {
   static final Set<String> PROTOCOLS = Set.of("http", "grpc");
-  static final Set<String> KINDS = Set.of("cas", "ac", "other");
+  static final Set<String> KINDS = Set.of("cas", "ac", "gradle", "turbo", "nx", "other");
   static final Set<String> RESULTS = Set.of("hit", "miss", "ok", "client_error",
       "unauthenticated", "denied", "server_error", "cancelled");
   static final Set<String> HTTP_METHODS = Set.of("GET", "HEAD", "PUT", "POST", "DELETE",
@@ -150,7 +150,7 @@ public final class CacheMetrics {
   /**
    * One request or RPC finished.
    *
-   * @param kind cas, ac or other
+   * @param kind cas, ac, gradle, turbo, nx or other
    * @param result hit, miss, ok, client_error, unauthenticated, denied, server_error, cancelled
    */
   public void request(String protocol, String kind, String method, String result, long nanos,

@@ -185,7 +185,7 @@ class HttpBudgetTest {
     }
     assertThat(h.executor.inflightBytes()).isEqualTo(20L << 20);
     for (var c : connections) {
-      assertThat(((PutAcExchange) HttpHarness.current(c)).heldBytes())
+      assertThat(((GatheredPutExchange) HttpHarness.current(c)).heldBytes())
           .as("no body arrived, so none is held").isZero();
     }
     connections.forEach(c -> c.close().syncUninterruptibly());
@@ -198,7 +198,7 @@ class HttpBudgetTest {
     var value = blob(1_000_000);
     var c = h.connect();
     HttpHarness.send(c, putHead(acPath(7), value.length));
-    var exchange = (PutAcExchange) HttpHarness.current(c);
+    var exchange = (GatheredPutExchange) HttpHarness.current(c);
     int received = 0;
     for (int piece : new int[] {1, 999, 10_000, 100_000}) {
       HttpHarness.send(c, "", Arrays.copyOfRange(value, received, received + piece));

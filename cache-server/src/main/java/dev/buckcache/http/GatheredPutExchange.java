@@ -3,11 +3,16 @@ package dev.buckcache.http;
 import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.AcValues;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /*
@@ -26,15 +31,64 @@ import java.util.Arrays;
  */
 
 /**
- * {@code PUT /ac/HASH}: action-cache values are small, so the body is gathered (up to the AC
- * limit) and stored in one step. ActionResults and other clients' values (ccache) are both kept;
- * see {@link AcValues}.
+ * A PUT whose body is gathered whole (up to its target's limit) and stored in one step:
+ * {@code PUT /ac/HASH}, whose ActionResults and other clients' values (ccache) are both kept (see
+ * {@link AcValues}), and the other tools' artifacts ({@link ToolExchanges}).
  */
-final class PutAcExchange extends Exchange {
+final class GatheredPutExchange extends Exchange {
   private static final int FIRST_BUFFER = 8 * 1024;
   private static final byte[] EMPTY = new byte[0];
 
-  private final CachePath path;
+  /** Where a gathered body goes, and what the client is told. */
+  interface Target {
+    /** What is stored, for the size-limit message ("action-cache values"). */
+    String what();
+
+    long limit();
+
+    /** Bytes the value carries before the body; the target writes them in {@link #store}. */
+    int headerBytes();
+
+    /** On the storage executor: stores the value (header, then body) and says the answer. */
+    Answer store(byte[] value);
+  }
+
+  /** A complete answer to a PUT. */
+  record Answer(HttpResponseStatus status, String contentType, String body) {
+    static Answer text(HttpResponseStatus status, String text) {
+      return new Answer(status, "text/plain; charset=utf-8", text + "\n");
+    }
+  }
+
+  /** {@code PUT /[instance/]ac/HASH}. */
+  static Target actionCache(HttpDeps deps, CachePath path) {
+    var key = new AcKey(path.instance(), path.function(), path.hash());
+    return new Target() {
+      @Override
+      public String what() {
+        return "action-cache values";
+      }
+
+      @Override
+      public long limit() {
+        return deps.maxAcSize();
+      }
+
+      @Override
+      public int headerBytes() {
+        return 0;
+      }
+
+      @Override
+      public Answer store(byte[] value) {
+        deps.store().put(key, AcValues.classify(value));
+        return Answer.text(HttpResponseStatus.OK, "stored");
+      }
+    };
+  }
+
+  private final Target target;
+  private final int header;
   /** The announced length; -1 until the announcement is accepted (and after a refusal). */
   private long length = -1;
   private BodyClaim claim = BodyClaim.NONE;
@@ -42,10 +96,11 @@ final class PutAcExchange extends Exchange {
   private int received;
   private boolean storing;
 
-  PutAcExchange(CacheHttpHandler handler, ChannelHandlerContext ctx, HttpRequest request,
-      HttpDeps deps, CachePath path) {
+  GatheredPutExchange(CacheHttpHandler handler, ChannelHandlerContext ctx, HttpRequest request,
+      HttpDeps deps, Target target) {
     super(handler, ctx, request, deps);
-    this.path = path;
+    this.target = target;
+    this.header = target.headerBytes();
   }
 
   @Override
@@ -58,12 +113,12 @@ final class PutAcExchange extends Exchange {
         return;
       }
       announced = PutCasExchange.Uploads.contentLength(request);
-      PutCasExchange.Uploads.checkLimit(announced, deps.maxAcSize(), "action-cache values");
+      PutCasExchange.Uploads.checkLimit(announced, target.limit(), target.what());
     } catch (PutCasExchange.Uploads.Rejected e) {
       respondText(e.status, e.getMessage());
       return;
     }
-    var claimed = claimOrRefuse(announced);
+    var claimed = claimOrRefuse(header + announced);
     if (claimed == null) {
       return;
     }
@@ -98,11 +153,12 @@ final class PutAcExchange extends Exchange {
 
   private void append(ByteBuf buf) {
     int n = (int) Math.min(buf.readableBytes(), length - received);
-    if (received + n > body.length) {
-      long grown = Math.max(received + n, Math.max(FIRST_BUFFER, 2L * body.length));
-      body = Arrays.copyOf(body, (int) Math.min(length, grown));
+    int need = header + received + n;
+    if (need > body.length) {
+      long grown = Math.max(need, Math.max(FIRST_BUFFER, 2L * body.length));
+      body = Arrays.copyOf(body, (int) Math.min(header + length, grown));
     }
-    buf.readBytes(body, received, n);
+    buf.readBytes(body, header + received, n);
     received += n;
   }
 
@@ -119,19 +175,19 @@ final class PutAcExchange extends Exchange {
           "body ended after " + received + " of " + length + " bytes");
       return;
     }
-    var key = new AcKey(path.instance(), path.function(), path.hash());
-    var value = body; // exactly length bytes: the buffer never grows past the length
+    // Exactly header + length bytes: the buffer never grows past them (and is empty if no body).
+    var value = body.length == header + length ? body : Arrays.copyOf(body, (int) (header + length));
     body = EMPTY;
-    var stored = deps.executor().submit(() -> {
-      deps.store().put(key, AcValues.classify(value));
-      return null;
-    });
+    var stored = deps.executor().submit(() -> target.store(value));
     var unused = stored.whenComplete((v, e) -> claim.release());
-    onLoop(stored, (v, e) -> {
+    onLoop(stored, (answer, e) -> {
       if (e != null) {
         respondError(e);
       } else {
-        respondText(HttpResponseStatus.OK, "stored");
+        var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, answer.status(),
+            Unpooled.copiedBuffer(answer.body(), StandardCharsets.UTF_8));
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
+        respond(response);
       }
     });
   }
