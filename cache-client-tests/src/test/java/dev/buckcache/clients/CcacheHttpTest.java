@@ -27,14 +27,58 @@ class CcacheHttpTest {
           "CCACHE_REMOTE_STORAGE", server.http() + "/ccache|layout=bazel");
       compileAll(src, env);
       Clients.run(src, env, 60, "ccache", "-C");
-      Clients.run(src, env, 60, "ccache", "-z");
-      compileAll(src, env);
-      var stats = Clients.run(src, env, 60, "ccache", "-s", "-v").output();
-      var remote = Pattern.compile("Remote storage:\\s+Hits:\\s+(\\d+)").matcher(stats);
-      assertThat(remote.find()).as(stats).isTrue();
-      assertThat(Integer.parseInt(remote.group(1))).as(stats).isEqualTo(4);
+      assertThat(remoteHits(src, env)).isEqualTo(4);
       server.stopAndCheck();
     }
+  }
+
+  /**
+   * With auth on, configured as {@code buckcache client-config ccache --token-env} prints it: the
+   * token in the URL's password (ccache expands the variable and sends Basic). CI's write token
+   * fills; a read token with the --read-only snippet gets every compile from the remote cache.
+   */
+  @Test
+  void clientConfigSnippet_tokenAsPassword_readOnlyLaptopHitsEverything() throws Exception {
+    Clients.require("ccache");
+    Clients.require("gcc");
+    try (var server = TokenServer.start(dir)) {
+      var src = Files.createDirectories(dir.resolve("src"));
+      for (int i = 0; i < 4; i++) {
+        Files.writeString(src.resolve("f" + i + ".c"), "int g" + i + "(int x) { return x + " + i + "; }\n");
+      }
+      var ci = config("ci.conf", server, false);
+      compileAll(src, Map.of("CCACHE_DIR", dir.resolve("ccache-ci").toString(),
+          "CCACHE_CONFIGPATH", ci.toString(), "BUCKCACHE_TOKEN", server.writeToken));
+      assertThat(server.requests("ac", "PUT", "ok")).isGreaterThanOrEqualTo(4); // result and manifest
+      var laptop = Map.of("CCACHE_DIR", dir.resolve("ccache-laptop").toString(),
+          "CCACHE_CONFIGPATH", config("laptop.conf", server, true).toString(),
+          "BUCKCACHE_TOKEN", server.readToken);
+      assertThat(remoteHits(src, laptop)).isEqualTo(4);
+      assertThat(server.requests("ac", "PUT", "denied")).isZero(); // read-only: it never tried
+    }
+  }
+
+  private Path config(String name, TokenServer server, boolean readOnly) throws Exception {
+    var args = new java.util.ArrayList<>(java.util.List.of("client-config", "ccache", "--url",
+        server.http(), "--token-env", "BUCKCACHE_TOKEN"));
+    if (readOnly) {
+      args.add("--read-only");
+    }
+    var snippet = ServerProcess.cliOutput(args.toArray(String[]::new));
+    assertThat(snippet).contains("remote_storage = http://buckcache:${BUCKCACHE_TOKEN}@");
+    var file = dir.resolve(name);
+    Files.writeString(file, snippet);
+    return file;
+  }
+
+  /** Stats zeroed, all four compiled again: how many came from the remote storage. */
+  private static int remoteHits(Path src, Map<String, String> env) throws Exception {
+    Clients.run(src, env, 60, "ccache", "-z");
+    compileAll(src, env);
+    var stats = Clients.run(src, env, 60, "ccache", "-s", "-v").output();
+    var remote = Pattern.compile("Remote storage:\\s+Hits:\\s+(\\d+)").matcher(stats);
+    assertThat(remote.find()).as(stats).isTrue();
+    return Integer.parseInt(remote.group(1));
   }
 
   private static void compileAll(Path src, Map<String, String> env) throws Exception {

@@ -119,13 +119,23 @@ public final class ServerProcess implements AutoCloseable {
 
   /** Runs a one-shot CLI command (keygen, token issue, ...); its last output line, or fails. */
   public static String cli(String... args) throws Exception {
+    var output = runCli(args);
+    return output.get(output.size() - 1).trim();
+  }
+
+  /** Runs a one-shot CLI command that prints a document (client-config); all it printed. */
+  public static String cliOutput(String... args) throws Exception {
+    return String.join("\n", runCli(args)) + "\n";
+  }
+
+  private static List<String> runCli(String... args) throws Exception {
     try (var p = start(Map.of(), args)) {
       int exit = p.waitForExit(Duration.ofSeconds(60));
       if (exit != 0) {
         throw new AssertionError("buckcache " + String.join(" ", args) + " exited " + exit + ":\n"
             + String.join("\n", p.output()));
       }
-      return p.output().get(p.output().size() - 1).trim();
+      return p.output();
     }
   }
 

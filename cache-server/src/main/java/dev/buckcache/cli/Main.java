@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
     name = "buckcache",
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
-    description = "Self-hosted remote build cache for Buck2, Bazel and ccache.",
+    description = "Self-hosted remote build cache for Buck2, Bazel, Pants, ccache, Gradle, Turborepo and Nx.",
     subcommands = {})
 public final class Main implements Runnable {
   static final int EXIT_CONFIG = 2;
@@ -24,7 +24,8 @@ public final class Main implements Runnable {
   static int run(String... args) {
     var cli = new CommandLine(new Main()).addSubcommand(ServeCommand.spec())
         .addSubcommand(new KeygenCommand()).addSubcommand(new TokenCommand())
-        .addSubcommand(new BuckconfigCommand()).addSubcommand(new HealthcheckCommand())
+        .addSubcommand(new BuckconfigCommand()).addSubcommand(new ClientConfigCommand())
+        .addSubcommand(new HealthcheckCommand())
         .addSubcommand(new VerifyCommand()).addSubcommand(S3Command.spec());
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof ConfigException) {

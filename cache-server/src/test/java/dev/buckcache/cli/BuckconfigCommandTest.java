@@ -31,7 +31,8 @@ class BuckconfigCommandTest {
       "buck2", Set.of("digest_algorithms", "source_digest_algorithm",
           "default_allow_cache_upload", "use_network_action_output_cache"));
 
-  private static String[] run(String... args) {
+  /** Runs the CLI in this JVM: exit code, stdout, stderr. */
+  static String[] run(String... args) {
     var out = new ByteArrayOutputStream();
     var err = new ByteArrayOutputStream();
     var oldOut = System.out;
