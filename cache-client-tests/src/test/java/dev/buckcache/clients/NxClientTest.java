@@ -44,14 +44,43 @@ class NxClientTest {
     }
   }
 
-  /** {@code nx reset}, {@code dist} wiped, then the build: nothing local to reuse. */
+  /** An artifact over the server's limit is not stored, and the run still succeeds. */
+  @Test
+  void artifactOverTheLimit_notStored_runSucceeds() throws Exception {
+    var nx = JsClients.require("nx");
+    try (var server = dev.buckcache.process.ServerProcess.serve(dir.resolve("data"),
+        "--max-blob-size", "1MB")) {
+      var ws = workspace(dir.resolve("ws"), "x");
+      Files.writeString(ws.resolve("project.json"), project("x").replace(
+          "writeFileSync('dist/out.txt','x\\\\n')",
+          "writeFileSync('dist/out.bin',require('crypto').randomBytes(3000000))"));
+      var run = build(nx, ws, server.http(), null);
+      assertThat(run.exitCode()).as(run.output()).isZero();
+      assertThat(Files.size(ws.resolve("dist/out.bin"))).isEqualTo(3_000_000L);
+      var again = build(nx, ws, server.http(), null);
+      assertThat(again.exitCode()).as(again.output()).isZero();
+      assertThat(again.output()).doesNotContain("[remote cache]");
+      server.stopAndCheck();
+    }
+  }
+
   private static Clients.Result build(Path nx, Path ws, TokenServer server, String token)
       throws Exception {
-    var snippet = dev.buckcache.process.ServerProcess.cliOutput("client-config", "nx", "--url",
-        server.http(), "--token-env", "BUCKCACHE_TOKEN");
-    var env = new java.util.HashMap<>(JsClients.exports(snippet, Map.of("BUCKCACHE_TOKEN", token)));
-    assertThat(env).containsEntry("NX_SELF_HOSTED_REMOTE_CACHE_SERVER", server.http())
-        .containsEntry("NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN", token);
+    return build(nx, ws, server.http(), token);
+  }
+
+  /** {@code nx reset}, {@code dist} wiped, then the build: nothing local to reuse. */
+  private static Clients.Result build(Path nx, Path ws, String http, String token)
+      throws Exception {
+    var snippet = dev.buckcache.process.ServerProcess.cliOutput(token == null
+        ? new String[] {"client-config", "nx", "--url", http}
+        : new String[] {"client-config", "nx", "--url", http, "--token-env", "BUCKCACHE_TOKEN"});
+    var env = new java.util.HashMap<>(JsClients.exports(snippet,
+        token == null ? Map.of() : Map.of("BUCKCACHE_TOKEN", token)));
+    assertThat(env).containsEntry("NX_SELF_HOSTED_REMOTE_CACHE_SERVER", http);
+    if (token != null) {
+      assertThat(env).containsEntry("NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN", token);
+    }
     env.putAll(Map.of("NX_DAEMON", "false", "NX_NO_CLOUD", "true", "NX_TUI", "false"));
     var reset = Clients.run(ws, env, 120, nx.toString(), "reset");
     assertThat(reset.exitCode()).as(reset.output()).isZero();

@@ -51,6 +51,11 @@ final class GatheredPutExchange extends Exchange {
 
     /** On the storage executor: stores the value (header, then body) and says the answer. */
     Answer store(byte[] value);
+
+    /** The status of a body over the limit: 413, unless the client cannot take that. */
+    default HttpResponseStatus tooLarge() {
+      return HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
+    }
   }
 
   /** A complete answer to a PUT. */
@@ -115,7 +120,8 @@ final class GatheredPutExchange extends Exchange {
       announced = PutCasExchange.Uploads.contentLength(request);
       PutCasExchange.Uploads.checkLimit(announced, target.limit(), target.what());
     } catch (PutCasExchange.Uploads.Rejected e) {
-      respondText(e.status, e.getMessage());
+      var status = e.status.equals(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE) ? target.tooLarge() : e.status;
+      respondText(status, e.getMessage());
       return;
     }
     var claimed = claimOrRefuse(header + announced);

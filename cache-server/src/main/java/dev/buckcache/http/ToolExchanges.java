@@ -25,7 +25,9 @@ import io.netty.handler.codec.http.HttpVersion;
  *    the artifact and sent back on GET; HEAD; GET /v8/artifacts/status; POST /v8/artifacts/events
  *    (usage events, which a cache without a dashboard drops); answers in JSON.
  *  - Nx (the OpenAPI spec it publishes for custom servers): Bearer auth; a PUT of a key already
- *    stored is 409 (a record is never overwritten), a PUT without write access 403.
+ *    stored is 409 (a record is never overwritten), a PUT without write access 403. Nx fails
+ *    the run on any other 4xx or a 5xx (seen with 24.0.6: 413 gives "Misconfigured remote cache
+ *    endpoint"), so an artifact over the limit is refused with 403 and a message saying so.
  * Reads need read access to the instance and writes write_ac, as for /ac/; an anonymous-miss
  * caller reads misses and is refused writes.
  */
@@ -122,6 +124,13 @@ final class ToolExchanges {
     @Override
     public int headerBytes() {
       return ToolArtifacts.headerLength(tag);
+    }
+
+    /** Nx fails the whole run on a 413 (its spec has none); a 403 it takes as "not stored". */
+    @Override
+    public HttpResponseStatus tooLarge() {
+      return path.tool() == ToolPath.Tool.NX ? HttpResponseStatus.FORBIDDEN
+          : HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
     }
 
     @Override

@@ -172,6 +172,12 @@ class ToolProtocolsTest {
     assertThat(HttpHarness.bytes(request("GET", path, "Bearer r-token", null))).isEqualTo(artifact);
     assertThat(request("PUT", "/v1/cache/1", "Bearer r-token", artifact).status().code()).isEqualTo(403);
     assertThat(request("GET", path, "Bearer forged", null).status().code()).isEqualTo(401);
+    // Over the limit: 403, which Nx takes as "not stored" (a 413 fails its whole run).
+    h.send("PUT /v1/cache/2 HTTP/1.1\nHost: x\nAuthorization: Bearer w-token\nContent-Length: "
+        + (1 << 20) + "\n\n");
+    var tooBig = h.response();
+    assertThat(tooBig.status().code()).isEqualTo(403);
+    assertThat(HttpHarness.body(tooBig)).contains("nx artifacts").contains("over");
   }
 
   @Test
