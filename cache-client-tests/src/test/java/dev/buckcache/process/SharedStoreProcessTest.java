@@ -129,6 +129,13 @@ class SharedStoreProcessTest {
     assertThat(put(a, "/cas/" + digest(large).getHash(), large).statusCode()).isEqualTo(200);
     var acKey = "/ac/" + DigestFunction.SHA256.hash("an action".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     assertThat(put(a, acKey, new byte[] {1, 2, 3}).statusCode()).isEqualTo(200);
+    // The other tools' artifacts (action-cache entries of their own): Gradle, Turborepo, Nx.
+    var artifact = bytes(70_000);
+    var toolPaths = java.util.List.of("/gradle/c04ae543a53645f629acdaad8b98071a",
+        "/v8/artifacts/76b3615b36267c5a?slug=web", "/v1/cache/13457894561234567890");
+    for (var path : toolPaths) {
+      assertThat(put(a, path, artifact).statusCode()).as(path).isBetween(200, 202);
+    }
     // The Buck2 pattern over gRPC into A: one BatchUpdateBlobs of 40 small blobs.
     var batch = BatchUpdateBlobsRequest.newBuilder();
     var blobs = new ArrayList<byte[]>();
@@ -173,6 +180,9 @@ class SharedStoreProcessTest {
     assertThat(get(b, "/cas/" + digest(large).getHash()).body()).isEqualTo(large);
     assertThat(get(b, "/cas/" + digest(small).getHash()).body()).isEqualTo(small);
     assertThat(get(b, acKey).body()).containsExactly(1, 2, 3);
+    for (var path : toolPaths) {
+      assertThat(get(b, path).body()).as(path).isEqualTo(artifact);
+    }
     assertThat(get(b, "/cas/" + DigestFunction.SHA256.hash(bytes(10))).statusCode()).isEqualTo(404);
     assertThat(metric(b, "buckcache_s3_healthy")).isEqualTo(1);
     b.stopAndCheck();
