@@ -174,7 +174,8 @@ final class ClientConfigCommand implements Callable<Integer> {
     if (readOnly) {
       out.append("    push = false\n");
     } else {
-      out.append("    // Upload from CI only (laptops with a read token: false), e.g. System.getenv('CI') != null.\n")
+      out.append("    // Upload from CI only, e.g. System.getenv('CI') != null. With a read token it must be\n")
+          .append("    // false: newer Gradle versions fail the build when an upload is refused (403).\n")
           .append("    push = true\n");
     }
     return out.append("  }\n}\n").toString();

@@ -19,8 +19,9 @@ import io.netty.handler.codec.http.HttpVersion;
  *
  * What each client needs, beyond GET (200 or 404) and PUT (2xx) of its key:
  *  - Gradle (HttpBuildCacheService): Basic auth, sent before any challenge; Expect:
- *    100-continue is honoured. A PUT answered 413, 403 or 5xx makes Gradle warn and stop using
- *    the remote cache for the rest of that build; the build goes on.
+ *    100-continue is honoured. A PUT answered 413, 403 or 5xx makes Gradle 4.4.1 warn and stop
+ *    using the remote cache for the rest of that build; the build goes on. Later versions fail
+ *    the build on 401 and 403 (misconfiguration), so a read token goes with push = false.
  *  - Turborepo: Bearer auth; x-artifact-duration (and x-artifact-tag when signing) stored with
  *    the artifact and sent back on GET; HEAD; GET /v8/artifacts/status; POST /v8/artifacts/events
  *    (usage events, which a cache without a dashboard drops); answers in JSON.
