@@ -40,21 +40,28 @@ final class BridgeRelay {
   private BridgeRelay() {}
 
   /**
-   * Writes what one read of the other side brought, then flushes, in one task on {@code to}'s
-   * event loop: a task (and a wake-up) per read, not per buffer, as a write from another thread
-   * would cost. Tasks run in order, so a close queued after them comes after.
+   * Writes what one read of the other side brought, then flushes: at once when {@code to} runs
+   * on this thread (the relay on its socket's loop), else in one task on {@code to}'s loop, a
+   * task (and a wake-up) per read, not per buffer, as a write from another thread would cost.
+   * Either way writes keep their order, so a close that follows them comes after.
    */
   static void handOver(Channel to, List<Object> batch) {
+    if (to.eventLoop().inEventLoop()) {
+      writeAll(to, batch);
+      return;
+    }
     try {
-      to.eventLoop().execute(() -> {
-        for (var msg : batch) {
-          var unused = to.write(msg, to.voidPromise());
-        }
-        to.flush();
-      });
+      to.eventLoop().execute(() -> writeAll(to, batch));
     } catch (java.util.concurrent.RejectedExecutionException e) {
       batch.forEach(ReferenceCountUtil::release);
     }
+  }
+
+  private static void writeAll(Channel to, List<Object> batch) {
+    for (var msg : batch) {
+      var unused = to.write(msg, to.voidPromise());
+    }
+    to.flush();
   }
 
   /** On the socket, in place of the HTTP handlers; socket loop. */
@@ -79,7 +86,7 @@ final class BridgeRelay {
       ctx.channel().config().setAutoRead(false);
       link = new LocalBridge.Link(ctx.channel(), session);
       link.onDrained = () -> ctx.executor().execute(this::updateReading);
-      var connect = new Bootstrap().group(bridge.loops()).channel(LocalChannel.class)
+      var connect = new Bootstrap().group(bridge.loopsFor(ctx.channel())).channel(LocalChannel.class)
           .attr(LocalBridge.LINK, link).handler(new LocalSide(link)).connect(bridge.address());
       connect.addListener((ChannelFuture f) -> ctx.executor().execute(() -> connected(f)));
     }
@@ -122,8 +129,9 @@ final class BridgeRelay {
 
     private void handOverBatch() {
       if (!batch.isEmpty()) {
-        handOver(local, batch);
+        var out = batch; // replaced first: a direct hand-over may come back here
         batch = new ArrayList<>();
+        handOver(local, out);
       }
     }
 
@@ -162,12 +170,17 @@ final class BridgeRelay {
       boolean writable = ctx.channel().isWritable();
       var child = link.child;
       if (child != null) {
-        child.eventLoop().execute(() -> {
+        Runnable mirror = () -> {
           var out = child.unsafe().outboundBuffer();
           if (out != null) {
             out.setUserDefinedWritability(SOCKET_FULL, writable);
           }
-        });
+        };
+        if (child.eventLoop().inEventLoop()) {
+          mirror.run();
+        } else {
+          child.eventLoop().execute(mirror);
+        }
       }
       updateReading();
       ctx.fireChannelWritabilityChanged();
@@ -206,7 +219,7 @@ final class BridgeRelay {
     }
   }
 
-  /** On the client LocalChannel; bridge loop. What grpc-java writes goes to the socket. */
+  /** On the client LocalChannel; socket loop. What grpc-java writes goes to the socket. */
   static final class LocalSide extends ChannelInboundHandlerAdapter {
     private final LocalBridge.Link link;
     private ArrayList<Object> batch = new ArrayList<>();
@@ -227,8 +240,9 @@ final class BridgeRelay {
 
     private void handOverBatch() {
       if (!batch.isEmpty()) {
-        handOver(link.tcp, batch);
+        var out = batch; // replaced first: a direct hand-over may come back here
         batch = new ArrayList<>();
+        handOver(link.tcp, out);
       }
     }
 
@@ -248,7 +262,7 @@ final class BridgeRelay {
     }
   }
 
-  /** First in grpc-java's child pipeline; bridge loop. Counts what grpc-java has read. */
+  /** First in grpc-java's child pipeline; socket loop. Counts what grpc-java has read. */
   static final class ChildMeter extends ChannelInboundHandlerAdapter {
     private final LocalBridge.Link link;
 

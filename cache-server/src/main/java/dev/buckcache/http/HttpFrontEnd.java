@@ -143,7 +143,9 @@ public final class HttpFrontEnd implements AutoCloseable {
     boolean epoll = Epoll.isAvailable();
     var factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     var boss = new MultiThreadIoEventLoopGroup(1, factory);
-    var workers = new MultiThreadIoEventLoopGroup(factory);
+    // With gRPC relayed here, the loops host the relay's LocalChannels too (see LocalBridge).
+    var workers = new MultiThreadIoEventLoopGroup(grpcBridge == null ? factory
+        : dev.buckcache.grpc.LocalBridge.hostingLocalChannels(factory));
     Class<? extends ServerChannel> channelType =
         epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     try {

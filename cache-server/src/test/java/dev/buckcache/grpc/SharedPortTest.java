@@ -105,6 +105,8 @@ class SharedPortTest {
             .addBlobDigests(digest("absent".getBytes(StandardCharsets.UTF_8))).build());
     assertThat(missing.getMissingBlobDigestsList()).containsExactly(digest("absent".getBytes(StandardCharsets.UTF_8)));
     assertThat(server.bridge.open()).isEqualTo(1);
+    // No thread hop between the socket and grpc-java: the relay's LocalChannels share its loop.
+    assertThat(server.bridge.onTheirSocketsLoop()).isEqualTo(1);
   }
 
   @Test
