@@ -34,7 +34,7 @@ class CcacheHttpTest {
 
   /**
    * With auth on, configured as {@code buckcache client-config ccache --token-env} prints it: the
-   * token in the URL's password (ccache expands the variable and sends Basic). CI's write token
+   * token as bearer-token, which ccache expands from the environment. CI's write token
    * fills; a read token with the --read-only snippet gets every compile from the remote cache.
    */
   @Test
@@ -65,7 +65,7 @@ class CcacheHttpTest {
       args.add("--read-only");
     }
     var snippet = ServerProcess.cliOutput(args.toArray(String[]::new));
-    assertThat(snippet).contains("remote_storage = http://buckcache:${BUCKCACHE_TOKEN}@");
+    assertThat(snippet).contains("|bearer-token=${BUCKCACHE_TOKEN}");
     var file = dir.resolve(name);
     Files.writeString(file, snippet);
     return file;

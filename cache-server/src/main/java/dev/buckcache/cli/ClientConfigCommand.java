@@ -16,7 +16,7 @@ import picocli.CommandLine.Parameters;
  * <p>Design notes, per tool: Gradle's only credential form is a user and password, so the token
  * is the password (the server takes Basic with the token as password). Bazel's .bazelrc expands
  * no variables, so the token goes on the command line or in a file CI writes. ccache expands
- * {@code ${VAR}} in its configuration and sends URL credentials as Basic. Pants interpolates
+ * {@code ${VAR}} in its configuration and sends {@code bearer-token} as Bearer. Pants interpolates
  * {@code %(env.VAR)s}. Turborepo and Nx are configured by environment variables alone.
  */
 @Command(name = "client-config", mixinStandardHelpOptions = true,
@@ -146,15 +146,15 @@ final class ClientConfigCommand implements Callable<Integer> {
   }
 
   private String ccache(URI base, int port) {
-    var user = tokenEnv == null ? "" : "buckcache:${" + tokenEnv + "}@";
-    var out = new StringBuilder("# ccache.conf (ccache 4.4+), or CCACHE_REMOTE_STORAGE set to the value.\n");
+    var out = new StringBuilder("# ccache.conf (ccache 4.4+; bearer-token needs 4.7), or "
+        + "CCACHE_REMOTE_STORAGE set to the value.\n");
     if (tokenEnv != null) {
-      out.append("# ccache expands ${").append(tokenEnv).append("} and sends it as the password "
-          + "(Basic); a token with characters such as @ : / must be URL-encoded.\n");
+      out.append("# ccache expands ${").append(tokenEnv).append("} from the environment.\n");
     }
-    out.append("remote_storage = ").append(base.getScheme()).append("://").append(user)
+    out.append("remote_storage = ").append(base.getScheme()).append("://")
         .append(base.getHost()).append(':').append(port).append('/')
         .append(instance == null ? "ccache" : instance).append("|layout=bazel")
+        .append(tokenEnv == null ? "" : "|bearer-token=${" + tokenEnv + "}")
         .append(readOnly ? "|read-only=true" : "").append('\n');
     return out.toString();
   }

@@ -58,9 +58,9 @@ class ClientConfigCommandTest {
   }
 
   @Test
-  void ccache_tokenInTheUrlAsPassword_readOnlyAttribute() {
+  void ccache_bearerTokenFromTheEnvironment_readOnlyAttribute() {
     assertThat(print("ccache", "--url", "http://c:8080", "--token-env", "T", "--read-only"))
-        .contains("remote_storage = http://buckcache:${T}@c:8080/ccache|layout=bazel|read-only=true\n");
+        .contains("remote_storage = http://c:8080/ccache|layout=bazel|bearer-token=${T}|read-only=true\n");
     assertThat(print("ccache")).contains("remote_storage = http://127.0.0.1:8080/ccache|layout=bazel\n");
   }
 
