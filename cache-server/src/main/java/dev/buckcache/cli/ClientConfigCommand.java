@@ -55,9 +55,10 @@ final class ClientConfigCommand implements Callable<Integer> {
       base = null;
     }
     if (base == null || !("http".equals(base.getScheme()) || "https".equals(base.getScheme()))
-        || base.getHost() == null || (base.getPath() != null && !base.getPath().isEmpty())) {
-      System.err.println("buckcache: --url must be http://HOST:PORT or https://HOST:PORT (no path;"
-          + " name an instance with --instance)");
+        || base.getHost() == null || (base.getPath() != null && !base.getPath().isEmpty())
+        || base.getRawQuery() != null || base.getRawFragment() != null || base.getRawUserInfo() != null) {
+      System.err.println("buckcache: --url must be http://HOST:PORT or https://HOST:PORT (no path,"
+          + " query or credentials; name an instance with --instance)");
       return Main.EXIT_CONFIG;
     }
     if (tokenEnv != null && !tokenEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
@@ -166,6 +167,10 @@ final class ClientConfigCommand implements Callable<Integer> {
         buildCache {
           remote(HttpBuildCache) {
         """).append("    url = '").append(prefix(http)).append("/gradle/'\n");
+    if (http.startsWith("http:")) {
+      out.append("    // Gradle 7+ refuses an http:// cache without this; Gradle 4 and 5 have no such setting.\n")
+          .append("    if (delegate.hasProperty('allowInsecureProtocol')) { allowInsecureProtocol = true }\n");
+    }
     if (tokenEnv != null) {
       out.append("    // Gradle's only credential form is a user and password: the token is the password.\n")
           .append("    credentials {\n      username = 'buckcache'\n      password = System.getenv('")
@@ -181,11 +186,18 @@ final class ClientConfigCommand implements Callable<Integer> {
     return out.append("  }\n}\n").toString();
   }
 
+  /**
+   * The team is the instance's last segment; what comes before it, a path prefix of TURBO_API
+   * (the server reads {@code /PREFIX/v8/...?slug=TEAM} as instance PREFIX/TEAM).
+   */
   private String turbo(String http) {
+    var name = instance == null ? "default" : instance;
+    int slash = name.lastIndexOf('/');
+    var api = slash < 0 ? http : http + "/" + name.substring(0, slash);
     var out = new StringBuilder("# Turborepo (2.11 checked) with buckcache as its remote cache: set these where turbo runs.\n")
-        .append("export TURBO_API=").append(http).append('\n')
+        .append("export TURBO_API=").append(api).append('\n')
         .append("# The team is the buckcache instance its artifacts go to.\n")
-        .append("export TURBO_TEAM=").append(instance == null ? "default" : instance).append('\n');
+        .append("export TURBO_TEAM=").append(name.substring(slash + 1)).append('\n');
     if (tokenEnv != null) {
       out.append("export TURBO_TOKEN=\"$").append(tokenEnv).append("\"\n");
     }

@@ -271,6 +271,14 @@ public final class LocalBridge implements AutoCloseable {
         super.doWrite(in); // closed (LocalChannel fails the writes), or another thread's socket
         return;
       }
+      if (!tcp.isActive()) { // the socket is gone: fail the writes once, and close this side
+        var closed = new java.nio.channels.ClosedChannelException();
+        while (in.current() != null) {
+          in.remove(closed);
+        }
+        var unused = close();
+        return;
+      }
       for (Object msg = in.current(); msg != null; msg = in.current()) {
         var unused = tcp.write(io.netty.util.ReferenceCountUtil.retain(msg), tcp.voidPromise());
         in.remove();

@@ -153,7 +153,9 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     try {
       tool = ToolPath.parse(uri);
     } catch (ToolPath.Invalid e) {
-      return FixedExchange.text(this, ctx, request, deps, HttpResponseStatus.BAD_REQUEST, e.getMessage());
+      return ToolExchanges.tagged(FixedExchange.text(this, ctx, request, deps,
+          HttpResponseStatus.BAD_REQUEST, e.getMessage()), new ToolPath(e.tool,
+          ToolPath.Endpoint.ARTIFACT, "", "malformed"));
     }
     CallerResolver.Caller caller;
     try {

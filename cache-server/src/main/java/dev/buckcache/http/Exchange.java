@@ -45,6 +45,8 @@ abstract class Exchange {
   String key;
   /** Error answers in Turborepo's JSON shape, {@code {"error":{"code","message"}}}. */
   boolean jsonErrors;
+  /** False for requests that look nothing up (Turborepo's status): a 200 is "ok", not a hit. */
+  boolean lookup = true;
   private int status;
   private long bytesOut;
 
@@ -226,8 +228,8 @@ abstract class Exchange {
     var method = request.method().name();
     long in = method.equals("PUT") ? HttpUtil.getContentLength(request, 0L) : 0;
     long nanos = System.nanoTime() - started;
-    metrics.request("http", kind, method, dev.buckcache.metrics.CacheMetrics.resultOf(status, method),
-        nanos, in, bytesOut);
+    var result = !lookup && status < 400 ? "ok" : dev.buckcache.metrics.CacheMetrics.resultOf(status, method);
+    metrics.request("http", kind, method, result, nanos, in, bytesOut);
     int slash = uri.lastIndexOf('/');
     var instance = this.instance != null ? this.instance : instanceOf(uri, kind);
     var key = this.key != null ? this.key : kind.equals("other") ? uri : uri.substring(slash + 1);

@@ -26,7 +26,8 @@ import io.netty.handler.codec.http.HttpVersion;
  *    the artifact and sent back on GET; HEAD; GET /v8/artifacts/status; POST /v8/artifacts/events
  *    (usage events, which a cache without a dashboard drops); answers in JSON.
  *  - Nx (the OpenAPI spec it publishes for custom servers): Bearer auth; a PUT of a key already
- *    stored is 409 (a record is never overwritten), a PUT without write access 403. Nx fails
+ *    stored is 409 (checked when the body is in, not atomically: two racing first PUTs both
+ *    store, the last wins), a PUT without write access 403. Nx fails
  *    the run on any other 4xx or a 5xx (seen with 24.0.6: 413 gives "Misconfigured remote cache
  *    endpoint"), so an artifact over the limit is refused with 403 and a message saying so.
  * Reads need read access to the instance and writes write_ac, as for /ac/; an anonymous-miss
@@ -79,6 +80,7 @@ final class ToolExchanges {
   static Exchange tagged(Exchange exchange, ToolPath path) {
     exchange.kind = path.tool().kind;
     exchange.jsonErrors = path.tool() == ToolPath.Tool.TURBO;
+    exchange.lookup = path.endpoint() == ToolPath.Endpoint.ARTIFACT; // status, events: not a hit
     exchange.instance = path.instance();
     exchange.key = path.key().isEmpty() ? path.endpoint().name().toLowerCase(java.util.Locale.ROOT)
         : path.key();
@@ -139,7 +141,7 @@ final class ToolExchanges {
       var key = ToolArtifacts.key(path.tool(), path.instance(), path.key());
       if (path.tool() == ToolPath.Tool.NX && present(deps, key, path.tool())) {
         return GatheredPutExchange.Answer.text(HttpResponseStatus.CONFLICT,
-            "nx/" + path.key() + " is stored already; a record is never overwritten");
+            "nx/" + path.key() + " is stored already; Nx records are not replaced");
       }
       ToolArtifacts.writeHeader(value, path.tool(), durationMs, tag);
       deps.store().put(key, new AcEntry(AcEntry.Kind.RAW, value));

@@ -47,10 +47,13 @@ record ToolPath(Tool tool, Endpoint endpoint, String instance, String key) {
 
   static final int MAX_KEY = 128;
 
-  /** Thrown for a tool path that is malformed (400), with the reason. */
+  /** Thrown for a tool path that is malformed (400), with the reason and the tool. */
   static final class Invalid extends Exception {
-    Invalid(String message) {
+    final Tool tool;
+
+    Invalid(Tool tool, String message) {
       super(message, null, false, false);
+      this.tool = tool;
     }
   }
 
@@ -62,13 +65,13 @@ record ToolPath(Tool tool, Endpoint endpoint, String instance, String key) {
     var parts = segments.split("/", -1);
     int n = parts.length;
     if (n >= 2 && parts[n - 2].equals("gradle")) {
-      return artifact(Tool.GRADLE, prefix(parts, n - 2), parts[n - 1]);
+      return artifact(Tool.GRADLE, prefix(Tool.GRADLE, parts, n - 2), parts[n - 1]);
     }
     if (n >= 3 && parts[n - 3].equals("v1") && parts[n - 2].equals("cache")) {
-      return artifact(Tool.NX, prefix(parts, n - 3), parts[n - 1]);
+      return artifact(Tool.NX, prefix(Tool.NX, parts, n - 3), parts[n - 1]);
     }
     if (n >= 3 && parts[n - 3].equals("v8") && parts[n - 2].equals("artifacts")) {
-      var instance = turboInstance(prefix(parts, n - 3), uri);
+      var instance = turboInstance(prefix(Tool.TURBO, parts, n - 3), uri);
       return switch (parts[n - 1]) {
         case "status" -> new ToolPath(Tool.TURBO, Endpoint.STATUS, instance, "");
         case "events" -> new ToolPath(Tool.TURBO, Endpoint.EVENTS, instance, "");
@@ -81,15 +84,15 @@ record ToolPath(Tool tool, Endpoint endpoint, String instance, String key) {
   private static ToolPath artifact(Tool tool, String instance, String key) throws Invalid {
     if (!validKey(key)) {
       var shown = key.length() > 140 ? key.substring(0, 140) + "..." : key;
-      throw new Invalid("malformed " + tool.kind + " cache key '" + shown + "': expected 1 to "
+      throw new Invalid(tool, "malformed " + tool.kind + " cache key '" + shown + "': expected 1 to "
           + MAX_KEY + " characters of A-Z, a-z, 0-9, '.', '_' and '-'");
     }
     return new ToolPath(tool, Endpoint.ARTIFACT, instance, key);
   }
 
-  private static String prefix(String[] parts, int end) throws Invalid {
+  private static String prefix(Tool tool, String[] parts, int end) throws Invalid {
     var instance = String.join("/", java.util.Arrays.copyOfRange(parts, 0, end));
-    checkInstance(instance);
+    checkInstance(tool, instance);
     return instance;
   }
 
@@ -103,19 +106,22 @@ record ToolPath(Tool tool, Endpoint endpoint, String instance, String key) {
       return prefix;
     }
     if (!validKey(team)) {
-      throw new Invalid("malformed Turborepo team '" + (team.length() > 140 ? team.substring(0, 140)
-          + "..." : team) + "': expected 1 to " + MAX_KEY + " characters of A-Z, a-z, 0-9, '.', '_' and '-'");
+      throw new Invalid(Tool.TURBO, "malformed Turborepo team '" + (team.length() > 140
+          ? team.substring(0, 140) + "..." : team) + "': expected 1 to " + MAX_KEY
+          + " characters of A-Z, a-z, 0-9, '.', '_' and '-'");
     }
-    return prefix.isEmpty() ? team : prefix + "/" + team;
+    var instance = prefix.isEmpty() ? team : prefix + "/" + team;
+    checkInstance(Tool.TURBO, instance);
+    return instance;
   }
 
   private static String first(java.util.List<String> values) {
     return values == null || values.isEmpty() ? null : values.get(0);
   }
 
-  private static void checkInstance(String instance) throws Invalid {
+  private static void checkInstance(Tool tool, String instance) throws Invalid {
     if (instance.contains("//") || instance.contains("..") || instance.endsWith("/")) {
-      throw new Invalid("malformed instance name '" + instance + "'");
+      throw new Invalid(tool, "malformed instance name '" + instance + "'");
     }
   }
 

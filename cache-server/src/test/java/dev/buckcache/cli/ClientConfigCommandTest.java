@@ -25,8 +25,10 @@ class ClientConfigCommandTest {
         "--instance", "android");
     assertThat(s).contains("url = 'https://cache.example:8443/android/gradle/'")
         .contains("password = System.getenv('CACHE_TOKEN')").contains("push = true");
+    assertThat(s).doesNotContain("allowInsecureProtocol"); // https
     assertThat(print("gradle", "--read-only")).contains("url = 'http://127.0.0.1:8080/gradle/'")
-        .contains("push = false").doesNotContain("credentials");
+        .contains("push = false").doesNotContain("credentials")
+        .contains("if (delegate.hasProperty('allowInsecureProtocol')) { allowInsecureProtocol = true }");
   }
 
   @Test
@@ -36,6 +38,9 @@ class ClientConfigCommandTest {
         .contains("export TURBO_TOKEN=\"$T\"\n").contains("# Then: turbo run build\n");
     assertThat(print("turbo", "--read-only")).contains("--cache=local:rw,remote:r")
         .contains("export TURBO_TEAM=default");
+    // A nested instance: the prefix goes into TURBO_API, the last segment is the team.
+    assertThat(print("turbo", "--url", "http://c:8080", "--instance", "org/web"))
+        .contains("export TURBO_API=http://c:8080/org\n").contains("export TURBO_TEAM=web\n");
     assertThat(print("nx", "--url", "http://c:8080", "--token-env", "T", "--instance", "js"))
         .contains("export NX_SELF_HOSTED_REMOTE_CACHE_SERVER=http://c:8080/js\n")
         .contains("export NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN=\"$T\"\n");
@@ -67,6 +72,7 @@ class ClientConfigCommandTest {
   @Test
   void badUrlTokenVariableOrTool_refusedWithExitCode2() {
     for (var args : new String[][] {{"gradle", "--url", "grpc://c:1"}, {"gradle", "--url", "http://c:1/x"},
+        {"turbo", "--url", "http://c:1?x=1"}, {"nx", "--url", "http://u:p@c:1"},
         {"nx", "--token-env", "not a var"}, {"nx", "--instance", "../up"}}) {
       var r = BuckconfigCommandTest.run(java.util.stream.Stream.concat(
           java.util.stream.Stream.of("client-config"), java.util.Arrays.stream(args)).toArray(String[]::new));

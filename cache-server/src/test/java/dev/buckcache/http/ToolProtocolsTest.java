@@ -163,6 +163,26 @@ class ToolProtocolsTest {
   }
 
   @Test
+  void turbo_pathPrefixAndTeamMakeTheInstance_teamIdBeforeSlug_malformedIsJson() {
+    assertThat(request("PUT", "/main/v8/artifacts/abcd?slug=web", "Bearer w-token", artifact)
+        .status().code()).isEqualTo(202);
+    assertThat(request("GET", "/v8/artifacts/abcd?slug=web", "Bearer w-token", null).status().code())
+        .isEqualTo(404);
+    assertThat(HttpHarness.bytes(request("GET", "/main/v8/artifacts/abcd?slug=web", "Bearer w-token", null)))
+        .isEqualTo(artifact);
+    // teamId wins over slug; a token granted 'main' is refused 'main/web'.
+    assertThat(request("PUT", "/v8/artifacts/abcd?slug=other&teamId=main", "Bearer m-token", artifact)
+        .status().code()).isEqualTo(202);
+    assertThat(request("GET", "/main/v8/artifacts/abcd?slug=web", "Bearer m-token", null).status().code())
+        .isEqualTo(403);
+    var malformed = request("GET", "/v8/artifacts/a%20b?slug=main", "Bearer m-token", null);
+    assertThat(malformed.status().code()).isEqualTo(400);
+    assertThat(HttpHarness.body(malformed)).startsWith("{\"error\":{\"code\":\"bad_request\"");
+    assertThat(request("GET", "/v8/artifacts/abcd?slug=a..b", "Bearer w-token", null).status().code())
+        .isEqualTo(400);
+  }
+
+  @Test
   void nx_putOnce_secondPut409_readOnly403_badToken401() {
     var path = "/v1/cache/13457894561234567890";
     assertThat(request("GET", path, "Bearer r-token", null).status().code()).isEqualTo(404);
