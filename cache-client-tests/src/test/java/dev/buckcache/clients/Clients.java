@@ -40,7 +40,15 @@ public final class Clients {
     Assumptions.abort(message);
   }
 
-  /** The result of a finished command. */
+  /**
+   * The text without terminal colour codes: clients colour their output when they see CI=true
+   * (nx does), and tests look for the words.
+   */
+  static String plain(String output) {
+    return output.replaceAll("\u001B\\[[0-9;?]*[A-Za-z]", "");
+  }
+
+  /** The result of a finished command. The output has no colour codes ({@link #plain}). */
   public record Result(int exitCode, String output) {}
 
   public static Result run(Path workDir, Map<String, String> env, long timeoutSeconds,
@@ -69,6 +77,6 @@ public final class Clients {
       fail(String.join(" ", command) + " timed out after " + timeoutSeconds + " s:\n" + out);
     }
     reader.join(10_000);
-    return new Result(process.exitValue(), out.toString());
+    return new Result(process.exitValue(), plain(out.toString()));
   }
 }
