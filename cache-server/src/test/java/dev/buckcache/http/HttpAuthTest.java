@@ -2,12 +2,10 @@ package dev.buckcache.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.buckcache.auth.StaticTokens;
 import dev.buckcache.digest.DigestFunction;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -23,9 +21,7 @@ class HttpAuthTest {
 
   @BeforeEach
   void open() throws Exception {
-    var tokens = dir.resolve("tokens");
-    Files.writeString(tokens, "r-token laptop read\nw-token ci write\nm-token team write main\n");
-    h = new HttpHarness(dir.resolve("store"), 1 << 20, StaticTokens.load(tokens, null, false));
+    h = new HttpHarness(dir.resolve("store"), 1 << 20, HttpHarness.teamTokens(dir));
   }
 
   @AfterEach

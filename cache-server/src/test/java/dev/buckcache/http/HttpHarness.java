@@ -38,6 +38,17 @@ final class HttpHarness implements AutoCloseable {
   private final dev.buckcache.auth.CallerResolver callers;
   private final long maxBlobSize;
 
+  /**
+   * Static tokens for auth tests: {@code r-token} (laptop, read), {@code w-token} (ci, write) and
+   * {@code m-token} (team, write, granted instance {@code main} only).
+   */
+  static dev.buckcache.auth.StaticTokens teamTokens(Path dir) throws java.io.IOException {
+    var tokens = dir.resolve("tokens");
+    java.nio.file.Files.writeString(tokens,
+        "r-token laptop read\nw-token ci write\nm-token team write main\n");
+    return dev.buckcache.auth.StaticTokens.load(tokens, null, false);
+  }
+
   HttpHarness(Path dir, long maxBlobSize) {
     this(dir, maxBlobSize, dev.buckcache.auth.Authenticator.NONE);
   }

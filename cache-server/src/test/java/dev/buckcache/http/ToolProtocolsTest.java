@@ -2,11 +2,9 @@ package dev.buckcache.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.buckcache.auth.StaticTokens;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import org.junit.jupiter.api.AfterEach;
@@ -26,9 +24,7 @@ class ToolProtocolsTest {
 
   @BeforeEach
   void open() throws Exception {
-    var tokens = dir.resolve("tokens");
-    Files.writeString(tokens, "r-token laptop read\nw-token ci write\nm-token team write main\n");
-    h = new HttpHarness(dir.resolve("store"), 1 << 20, StaticTokens.load(tokens, null, false));
+    h = new HttpHarness(dir.resolve("store"), 1 << 20, HttpHarness.teamTokens(dir));
   }
 
   @AfterEach
