@@ -59,6 +59,10 @@ record ToolPath(Tool tool, Endpoint endpoint, String instance, String key) {
 
   /** The tool path {@code uri} names, or null if it names none (then it may be a cache path). */
   static ToolPath parse(String uri) throws Invalid {
+    // Every request passes here: a bazel-remote path is let go before anything is allocated.
+    if (!uri.contains("gradle/") && !uri.contains("v1/cache/") && !uri.contains("v8/artifacts/")) {
+      return null;
+    }
     int q = uri.indexOf('?');
     var path = q < 0 ? uri : uri.substring(0, q);
     var segments = path.startsWith("/") ? path.substring(1) : path;
