@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -101,9 +100,6 @@ class AnonymousMissClientsTest {
     Clients.run(src, env, 60, "ccache", "-C");
     Clients.run(src, env, 60, "ccache", "-z");
     compile(src, env);
-    var stats = Clients.run(src, env, 60, "ccache", "-s", "-v").output();
-    var m = Pattern.compile("Remote storage:\\s+Hits:\\s+(\\d+)").matcher(stats);
-    assertThat(m.find()).as(stats).isTrue();
-    return Integer.parseInt(m.group(1));
+    return Clients.ccacheRemoteHits(src, env);
   }
 }

@@ -6,7 +6,6 @@ import dev.buckcache.process.ServerProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -75,10 +74,7 @@ class CcacheHttpTest {
   private static int remoteHits(Path src, Map<String, String> env) throws Exception {
     Clients.run(src, env, 60, "ccache", "-z");
     compileAll(src, env);
-    var stats = Clients.run(src, env, 60, "ccache", "-s", "-v").output();
-    var remote = Pattern.compile("Remote storage:\\s+Hits:\\s+(\\d+)").matcher(stats);
-    assertThat(remote.find()).as(stats).isTrue();
-    return Integer.parseInt(remote.group(1));
+    return Clients.ccacheRemoteHits(src, env);
   }
 
   private static void compileAll(Path src, Map<String, String> env) throws Exception {

@@ -48,6 +48,14 @@ public final class Clients {
     return output.replaceAll("\u001B\\[[0-9;?]*[A-Za-z]", "");
   }
 
+  /** The remote storage hits {@code ccache -s -v} counts since its last {@code -z}. */
+  static int ccacheRemoteHits(Path dir, Map<String, String> env) throws Exception {
+    var stats = run(dir, env, 60, "ccache", "-s", "-v").output();
+    var m = java.util.regex.Pattern.compile("Remote storage:\\s+Hits:\\s+(\\d+)").matcher(stats);
+    org.assertj.core.api.Assertions.assertThat(m.find()).as(stats).isTrue();
+    return Integer.parseInt(m.group(1));
+  }
+
   /** The result of a finished command. The output has no colour codes ({@link #plain}). */
   public record Result(int exitCode, String output) {}
 
