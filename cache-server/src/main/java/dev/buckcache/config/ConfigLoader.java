@@ -119,6 +119,12 @@ public final class ConfigLoader {
   public static final Setting ACCESS_LOG = new Setting("server.access_log",
       "BUCKCACHE_ACCESS_LOG", "--access-log", "true|false", "false",
       "one log line per request (logger buckcache.access)");
+  public static final Setting INSIGHT_MAX_BUILDS = new Setting("insight.max_builds",
+      "BUCKCACHE_INSIGHT_MAX_BUILDS", "--insight-max-builds", "N", "10000",
+      "recent builds kept for /api/invocations (about 1 KB each)");
+  public static final Setting INSIGHT_RETENTION = new Setting("insight.retention",
+      "BUCKCACHE_INSIGHT_RETENTION", "--insight-retention", "DURATION", "7d",
+      "and none last seen longer ago than this");
   public static final Setting DIGEST_DEFAULT = new Setting("digest.default",
       "BUCKCACHE_DIGEST_DEFAULT", "--digest-default", "FUNCTION", "sha256",
       "what a 64-hex hash means: sha256 or blake3");
@@ -162,7 +168,8 @@ public final class ConfigLoader {
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, MAX_INFLIGHT, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, HTTP_MAX_CONNECTIONS, GRPC_ADDRESS,
       GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
       STATIC_TOKEN_FILE, ANONYMOUS, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
-      TLS_CLIENT_SCOPE, TLS_RELOAD, METRICS_PUBLIC, ACCESS_LOG, INSECURE_NO_AUTH, DIGEST_DEFAULT,
+      TLS_CLIENT_SCOPE, TLS_RELOAD, METRICS_PUBLIC, ACCESS_LOG, INSIGHT_MAX_BUILDS, INSIGHT_RETENTION,
+      INSECURE_NO_AUTH, DIGEST_DEFAULT,
       DIGEST_INSTANCES, SHUTDOWN_GRACE, S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PREFIX,
       S3_PATH_STYLE, S3_CA, S3_MAX_CONNECTIONS, S3_RETENTION, S3_DURABILITY, S3_QUEUE_MAX);
 
@@ -260,8 +267,14 @@ public final class ConfigLoader {
     boolean insecure = get(values, INSECURE_NO_AUTH, ConfigLoader::parseBoolean);
     boolean metricsPublic = get(values, METRICS_PUBLIC, ConfigLoader::parseBoolean);
     boolean accessLog = get(values, ACCESS_LOG, ConfigLoader::parseBoolean);
+    int maxBuilds = get(values, INSIGHT_MAX_BUILDS, Integer::parseInt);
+    check(maxBuilds >= 1 && maxBuilds <= 1_000_000, values, INSIGHT_MAX_BUILDS, "must be 1 to 1000000");
+    var retention = get(values, INSIGHT_RETENTION, ConfigLoader::parseDuration);
+    check(!retention.isNegative() && !retention.isZero(), values, INSIGHT_RETENTION, "must be positive");
+    var insight = new dev.buckcache.insight.InvocationLog.Settings(maxBuilds, retention,
+        dev.buckcache.insight.InvocationLog.Settings.DEFAULT.idle());
     return new ServerConfig(storage, http, idle, maxConnections, grpc, maxBatch, auth, tls, metricsPublic, accessLog,
-        insecure, digests, grace, s3Settings(values));
+        insecure, digests, grace, s3Settings(values), insight);
   }
 
   /** The shared tier's settings, or null when no bucket is named. */

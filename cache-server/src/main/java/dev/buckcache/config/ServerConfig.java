@@ -21,6 +21,7 @@ import java.time.Duration;
  * @param digests what a 64-hex hash means, per instance (digest.*)
  * @param shutdownGrace how long in-flight work may take after SIGTERM (server.shutdown_grace)
  * @param s3 the shared tier's bucket (s3.*), or null for none
+ * @param insight how many recent builds are kept, and for how long (insight.*)
  */
 public record ServerConfig(
     StorageConfig storage,
@@ -36,7 +37,8 @@ public record ServerConfig(
     boolean insecureNoAuth,
     DigestConfig digests,
     Duration shutdownGrace,
-    dev.buckcache.storage.shared.S3Settings s3) {
+    dev.buckcache.storage.shared.S3Settings s3,
+    dev.buckcache.insight.InvocationLog.Settings insight) {
   public ServerConfig {
     requireNonNull(storage, "storage");
     requireNonNull(httpAddress, "httpAddress");
@@ -46,6 +48,7 @@ public record ServerConfig(
     requireNonNull(tls, "tls");
     requireNonNull(digests, "digests");
     requireNonNull(shutdownGrace, "shutdownGrace");
+    requireNonNull(insight, "insight");
   }
 
   /** The HTTP front end's part of the tree. */

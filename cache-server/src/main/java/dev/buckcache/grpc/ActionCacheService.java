@@ -61,6 +61,10 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
   private ActionResult lookup(DigestFunction fn, dev.buckcache.digest.Digest action,
       GetActionResultRequest request) {
     var lookup = results.get(new AcKey(request.getInstanceName(), fn, action.hash()));
+    var record = MetricsInterceptor.current();
+    if (record != null) {
+      record.cause = lookup.cause();
+    }
     if (lookup.result().isEmpty()) {
       var reason = lookup.hit() ? "stored value is not an ActionResult" : lookup.missReason();
       if (lookup.hit() || !reason.equals("no action-cache entry")) {
@@ -102,19 +106,39 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
     return store.getBytes(Digests.of(fn, d)).map(ByteString::copyFrom);
   }
 
+  private AcKey key(UpdateActionResultRequest request) {
+    var fn = digests.function(request.getInstanceName(), request.getDigestFunction(),
+        request.getActionDigest().getHash());
+    return new AcKey(request.getInstanceName(), fn, Digests.of(fn, request.getActionDigest()).hash());
+  }
+
   @Override
   public void updateActionResult(UpdateActionResultRequest request,
       StreamObserver<ActionResult> response) {
     try {
       Callers.require(Access.WRITE_AC, request.getInstanceName());
-      var fn = digests.function(request.getInstanceName(), request.getDigestFunction(),
-          request.getActionDigest().getHash());
-      var action = Digests.of(fn, request.getActionDigest());
+      var key = key(request);
       var result = request.getActionResult();
+      var writer = Callers.writer();
       offload.unary(response, 0, () -> { // the request is claimed as it arrives (MessageBudget)
-        results.put(new AcKey(request.getInstanceName(), fn, action.hash()), result);
+        try {
+          results.put(key, new dev.buckcache.storage.AcEntry(
+              dev.buckcache.storage.AcEntry.Kind.ACTION_RESULT, result.toByteArray(), writer));
+        } catch (dev.buckcache.storage.StorageException.StoreFull e) {
+          results.refused(key);
+          throw e;
+        }
         return result;
       });
+    } catch (io.grpc.StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.PERMISSION_DENIED) {
+        try {
+          results.refused(key(request)); // its next lookup is a miss this refusal caused
+        } catch (RuntimeException invalid) {
+          // an invalid digest names no entry
+        }
+      }
+      response.onError(e);
     } catch (RuntimeException e) {
       response.onError(GrpcErrors.exception(e));
     }

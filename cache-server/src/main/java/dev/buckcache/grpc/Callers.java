@@ -24,9 +24,15 @@ import io.grpc.Status;
 final class Callers implements ServerInterceptor {
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  static final Metadata.Key<byte[]> REQUEST_METADATA = Metadata.Key.of(
+      "build.bazel.remote.execution.v2.requestmetadata-bin", Metadata.BINARY_BYTE_MARSHALLER);
 
-  /** The resolved caller; {@code missReason} is non-null for an empty-cache caller. */
-  record Caller(Principal principal, String missReason, boolean strictReadScope) {}
+  /**
+   * The resolved caller; {@code missReason} is non-null for an empty-cache caller. {@code address}
+   * and {@code info} (its RequestMetadata, parsed once per call) say who writes what it stores.
+   */
+  record Caller(Principal principal, String missReason, boolean strictReadScope, String address,
+      dev.buckcache.insight.RequestInfo info) {}
 
   static final Context.Key<Caller> CALLER = Context.key("buckcache-caller");
 
@@ -57,13 +63,15 @@ final class Callers implements ServerInterceptor {
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {
     CallerResolver.Caller resolved;
+    var address = host(call);
     try {
-      resolved = resolver.resolve("grpc", headers.get(AUTHORIZATION), () -> peer(call), host(call));
+      resolved = resolver.resolve("grpc", headers.get(AUTHORIZATION), () -> peer(call), address);
     } catch (AuthException e) {
       call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    var caller = new Caller(resolved.principal(), resolved.missReason(), strictReadScope);
+    var caller = new Caller(resolved.principal(), resolved.missReason(), strictReadScope, address,
+        dev.buckcache.insight.RequestInfo.parse(headers.get(REQUEST_METADATA)));
     var context = Context.current().withValue(CALLER, caller);
     return Contexts.interceptCall(context, call, headers, next);
   }
@@ -71,6 +79,16 @@ final class Callers implements ServerInterceptor {
   static boolean permits(Access access, String instance) {
     var caller = CALLER.get();
     return caller == null || caller.principal().permits(access, instance, caller.strictReadScope());
+  }
+
+  /** Who writes what this call stores: subject, tool, build id, address, now. */
+  static dev.buckcache.storage.Provenance writer() {
+    var caller = CALLER.get();
+    if (caller == null) {
+      return new dev.buckcache.storage.Provenance("anonymous", "", "", "", java.time.Instant.now());
+    }
+    return new dev.buckcache.storage.Provenance(caller.principal().subject(), caller.info().tool(),
+        caller.info().invocation(), caller.address(), java.time.Instant.now());
   }
 
   /** Why this caller sees an empty cache, or null when it sees the store. */

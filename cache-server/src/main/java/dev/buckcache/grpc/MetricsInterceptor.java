@@ -6,6 +6,7 @@ import com.google.bytestream.ReadRequest;
 import com.google.bytestream.WriteRequest;
 import com.google.protobuf.Message;
 import com.google.protobuf.MessageLite;
+import dev.buckcache.insight.InvocationLog;
 import dev.buckcache.metrics.AccessLog;
 import dev.buckcache.metrics.CacheMetrics;
 import io.grpc.Context;
@@ -51,7 +52,16 @@ final class MetricsInterceptor {
     volatile String hash = "";
     volatile String subject;
     final java.util.concurrent.atomic.AtomicInteger rejected = new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger items = new java.util.concurrent.atomic.AtomicInteger();
     volatile Status.Code rejectedCode;
+    volatile dev.buckcache.insight.RequestInfo info = dev.buckcache.insight.RequestInfo.NONE;
+    /** Why a GetActionResult missed, as the service found it. */
+    volatile dev.buckcache.storage.MissCause cause;
+  }
+
+  /** This call's record, or null when calls are not recorded (in-process tests). */
+  static CallRecord current() {
+    return RECORD.get();
   }
 
   /** Outermost: timing, status, cancellation, the metrics and the log line. */
@@ -113,6 +123,9 @@ final class MetricsInterceptor {
       Metadata headers, ServerCallHandler<Q, R> next) {
     var caller = Callers.CALLER.get();
     record.subject = caller == null ? null : caller.principal().subject();
+    if (caller != null) {
+      record.info = caller.info();
+    }
     var measured = new ForwardingServerCall.SimpleForwardingServerCall<Q, R>(call) {
       @Override
       public void sendMessage(R message) {
@@ -144,6 +157,7 @@ final class MetricsInterceptor {
   }
 
   private static void countRejected(CallRecord record, BatchUpdateBlobsResponse response) {
+    record.items.addAndGet(response.getResponsesCount());
     int rejected = 0;
     for (var r : response.getResponsesList()) {
       if (r.getStatus().getCode() != 0) {
@@ -194,6 +208,33 @@ final class MetricsInterceptor {
     metrics.request("grpc", kind, method, result, nanos, in, out);
     metrics.accessLog().request(new AccessLog.Entry("grpc", method, kind, record.instance,
         record.hash, code.name(), in, out, nanos, record.subject, record.rejected.get()));
+    var insight = metrics.insight();
+    if (insight != null) {
+      insight.record(record.info, record.subject, new InvocationLog.Call(methodOf(method),
+          outcomeOf(code), in, out, record.items.get(), record.rejected.get(), record.cause));
+    }
+  }
+
+  private static InvocationLog.Method methodOf(String method) {
+    return switch (method) {
+      case "GetActionResult" -> InvocationLog.Method.GET_ACTION_RESULT;
+      case "UpdateActionResult" -> InvocationLog.Method.UPDATE_ACTION_RESULT;
+      case "BatchUpdateBlobs" -> InvocationLog.Method.BATCH_UPDATE;
+      case "BatchReadBlobs" -> InvocationLog.Method.BATCH_READ;
+      case "Read" -> InvocationLog.Method.READ;
+      case "Write" -> InvocationLog.Method.WRITE;
+      default -> InvocationLog.Method.OTHER;
+    };
+  }
+
+  private static InvocationLog.Outcome outcomeOf(Status.Code code) {
+    return switch (code) {
+      case OK -> InvocationLog.Outcome.OK;
+      case NOT_FOUND -> InvocationLog.Outcome.NOT_FOUND;
+      case CANCELLED -> InvocationLog.Outcome.CANCELLED;
+      case PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHENTICATED -> InvocationLog.Outcome.REFUSED;
+      default -> InvocationLog.Outcome.ERROR;
+    };
   }
 
   static String kindOf(String service) {

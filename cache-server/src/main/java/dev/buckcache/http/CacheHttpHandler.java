@@ -149,6 +149,9 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     if (path.equals("/") && open) {
       return statusPage(request);
     }
+    if (path.startsWith("/api/")) {
+      return api(request, path, open);
+    }
     ToolPath tool;
     try {
       tool = ToolPath.parse(uri);
@@ -179,6 +182,32 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     return exchange;
   }
 
+  /**
+   * {@code /api/}: who may look is who may read {@code /metrics} (a token, or loopback or
+   * metrics.public without one); subjects, and purge, take an admin token.
+   */
+  private Exchange api(HttpRequest request, String path, boolean open) {
+    CallerResolver.Caller caller;
+    try {
+      caller = deps.callers().resolve("http", request.headers().get(HttpHeaderNames.AUTHORIZATION),
+          this::peerCertificates, remoteHost());
+    } catch (AuthException e) {
+      if (!open || path.equals("/api/purge")) {
+        return unauthorized(request, e, null);
+      }
+      caller = null;
+    }
+    dev.buckcache.auth.Principal viewer = null;
+    if (caller != null && !caller.emptyCache()) {
+      viewer = caller.principal();
+    } else if (caller != null && !open) {
+      return unauthorized(request, caller.failure(), null);
+    }
+    var exchange = ApiExchanges.route(this, ctx, request, deps, path, viewer);
+    exchange.subject = viewer == null ? null : viewer.subject();
+    return exchange;
+  }
+
   private Exchange routeAuthenticated(HttpRequest request, HttpMethod method, String path,
       CallerResolver.Caller caller) {
     var principal = caller.principal();
@@ -200,6 +229,10 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
         ? (cachePath.kind() == CachePath.Kind.AC ? Access.WRITE_AC : Access.WRITE_CAS)
         : Access.READ;
     if (!principal.permits(access, cachePath.instance(), deps.strictReadScope())) {
+      if (access == Access.WRITE_AC) { // its next lookup is a miss caused by this refusal
+        deps.results().refused(
+            new dev.buckcache.storage.AcKey(cachePath.instance(), cachePath.function(), cachePath.hash()));
+      }
       // An empty-cache caller's reads are misses: a GET or HEAD never learns what is stored.
       var status = caller.emptyCache() && access == Access.READ
           ? HttpResponseStatus.NOT_FOUND : HttpResponseStatus.FORBIDDEN;
@@ -218,7 +251,7 @@ final class CacheHttpHandler extends ChannelInboundHandlerAdapter {
     return methodNotAllowed(request, CACHE_METHODS);
   }
 
-  private String remoteHost() {
+  String remoteHost() {
     return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a && a.getAddress() != null
         ? a.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
   }

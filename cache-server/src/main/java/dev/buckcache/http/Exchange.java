@@ -36,6 +36,30 @@ abstract class Exchange {
   private final long started = System.nanoTime();
   /** The authenticated caller's subject, for the access log (never the token). */
   String subject;
+
+  /** Who writes what this request stores: subject, client (its user agent's product), address. */
+  final dev.buckcache.storage.Provenance writer() {
+    return new dev.buckcache.storage.Provenance(subject == null ? "anonymous" : subject,
+        clientName(request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.USER_AGENT)),
+        "", handler.remoteHost(), java.time.Instant.now());
+  }
+
+  /** {@code bazel} for {@code bazel/4.2.3}, {@code ccache} for {@code ccache/4.8}; else {@code http}. */
+  static String clientName(String userAgent) {
+    if (userAgent == null) {
+      return "http";
+    }
+    var name = new StringBuilder();
+    for (int i = 0; i < userAgent.length() && name.length() < 32; i++) {
+      char c = Character.toLowerCase(userAgent.charAt(i));
+      if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.') {
+        name.append(c);
+      } else {
+        break;
+      }
+    }
+    return name.length() == 0 ? "http" : name.toString();
+  }
   /**
    * For metrics and the access log, when the router knows them (the other tools' paths): the
    * kind, instance and key. Null: derived from a bazel-remote path.

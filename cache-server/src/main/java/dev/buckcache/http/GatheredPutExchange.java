@@ -2,6 +2,7 @@ package dev.buckcache.http;
 
 import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.AcValues;
+import dev.buckcache.storage.Provenance;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -49,8 +50,11 @@ final class GatheredPutExchange extends Exchange {
     /** Bytes the value carries before the body; the target writes them in {@link #store}. */
     int headerBytes();
 
-    /** On the storage executor: stores the value (header, then body) and says the answer. */
-    Answer store(byte[] value);
+    /**
+     * On the storage executor: stores the value (header, then body), recorded as written by
+     * {@code writer}, and says the answer.
+     */
+    Answer store(byte[] value, Provenance writer);
 
     /** The status of a body over the limit: 413, unless the client cannot take that. */
     default HttpResponseStatus tooLarge() {
@@ -85,8 +89,8 @@ final class GatheredPutExchange extends Exchange {
       }
 
       @Override
-      public Answer store(byte[] value) {
-        deps.store().put(key, AcValues.classify(value));
+      public Answer store(byte[] value, Provenance writer) {
+        deps.results().put(key, AcValues.classify(value).writtenBy(writer));
         return Answer.text(HttpResponseStatus.OK, "stored");
       }
     };
@@ -184,7 +188,8 @@ final class GatheredPutExchange extends Exchange {
     // Exactly header + length bytes: the buffer never grows past them (and is empty if no body).
     var value = body.length == header + length ? body : Arrays.copyOf(body, (int) (header + length));
     body = EMPTY;
-    var stored = deps.executor().submit(() -> target.store(value));
+    var writer = writer();
+    var stored = deps.executor().submit(() -> target.store(value, writer));
     var unused = stored.whenComplete((v, e) -> claim.release());
     onLoop(stored, (answer, e) -> {
       if (e != null) {

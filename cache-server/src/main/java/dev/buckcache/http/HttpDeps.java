@@ -11,6 +11,7 @@ import java.util.function.Supplier;
  * @param maxAcSize largest action-cache value accepted over HTTP (aggregated in memory)
  * @param callers who is calling (token, client certificate, auth.anonymous), shared with gRPC
  * @param status renders {@code /status}
+ * @param audit where purges are recorded (null: purge is not offered)
  */
 record HttpDeps(
     CacheStore store,
@@ -25,4 +26,5 @@ record HttpDeps(
     dev.buckcache.metrics.CacheMetrics metrics,
     Supplier<String> metricsText,
     boolean metricsPublic,
-    Supplier<String> statusPage) {}
+    Supplier<String> statusPage,
+    dev.buckcache.insight.AuditLog audit) {}

@@ -70,6 +70,7 @@ public final class HttpFrontEnd implements AutoCloseable {
     private boolean metricsPublic;
     private Supplier<String> statusPage = () -> "<html></html>";
     private Function<SSLSession, ChannelHandler> grpcBridge;
+    private dev.buckcache.insight.AuditLog audit;
 
     private Builder(HttpConfig config, CacheStore store, StorageExecutor executor) {
       this.config = requireNonNull(config, "config");
@@ -122,6 +123,12 @@ public final class HttpFrontEnd implements AutoCloseable {
       return this;
     }
 
+    /** Where {@code POST /api/purge} records who purged what (null: no purge endpoint). */
+    public Builder audit(dev.buckcache.insight.AuditLog audit) {
+      this.audit = audit;
+      return this;
+    }
+
     /** Where gRPC connections on this port go (null: the port speaks HTTP/1.1 only). */
     public Builder grpcBridge(Function<SSLSession, ChannelHandler> grpcBridge) {
       this.grpcBridge = grpcBridge;
@@ -132,7 +139,7 @@ public final class HttpFrontEnd implements AutoCloseable {
       var r = results == null ? new ActionResults(store, store) : results;
       return HttpFrontEnd.start(config.address(), new HttpDeps(store, r, executor, maxBlobSize,
           Math.min(maxBlobSize, dev.buckcache.storage.AcEntry.MAX_SIZE), digests, callers,
-          strictReadScope, status, metrics, metricsText, metricsPublic, statusPage),
+          strictReadScope, status, metrics, metricsText, metricsPublic, statusPage, audit),
           config.idleTimeout(), config.maxConnections(), tls, grpcBridge);
     }
   }

@@ -137,14 +137,14 @@ final class ToolExchanges {
     }
 
     @Override
-    public GatheredPutExchange.Answer store(byte[] value) {
+    public GatheredPutExchange.Answer store(byte[] value, dev.buckcache.storage.Provenance writer) {
       var key = ToolArtifacts.key(path.tool(), path.instance(), path.key());
       if (path.tool() == ToolPath.Tool.NX && present(deps, key, path.tool())) {
         return GatheredPutExchange.Answer.text(HttpResponseStatus.CONFLICT,
             "nx/" + path.key() + " is stored already; Nx records are not replaced");
       }
       ToolArtifacts.writeHeader(value, path.tool(), durationMs, tag);
-      deps.store().put(key, new AcEntry(AcEntry.Kind.RAW, value));
+      deps.results().put(key, new AcEntry(AcEntry.Kind.RAW, value, writer));
       if (path.tool() == ToolPath.Tool.TURBO) {
         return new GatheredPutExchange.Answer(HttpResponseStatus.ACCEPTED, "application/json",
             "{\"urls\":[\"" + path.instance() + "/" + path.key() + "\"]}"); // validated characters
@@ -176,7 +176,7 @@ final class ToolExchanges {
       }
 
       @Override
-      public GatheredPutExchange.Answer store(byte[] value) {
+      public GatheredPutExchange.Answer store(byte[] value, dev.buckcache.storage.Provenance writer) {
         return new GatheredPutExchange.Answer(HttpResponseStatus.OK, "application/json", "{}");
       }
     };

@@ -45,6 +45,7 @@ public final class CacheMetrics {
 
   private final MeterRegistry registry;
   private final AccessLog accessLog;
+  private volatile dev.buckcache.insight.InvocationLog insight;
 
   public CacheMetrics(MeterRegistry registry, TieredStore store, ActionResults results) {
     this(registry, store, results, AccessLog.OFF);
@@ -133,6 +134,43 @@ public final class CacheMetrics {
         .register(registry);
     Gauge.builder("buckcache.hit.ratio", results, r -> ratio(r.hits(), r.misses()))
         .tag("kind", "ac").description("action-cache hits / lookups, since start").register(registry);
+    for (var cause : dev.buckcache.storage.MissCause.values()) {
+      FunctionCounter.builder("buckcache.ac.misses", results, r -> r.misses(cause))
+          .tag("cause", cause.label())
+          .description("action-cache misses by cause (both protocols)").register(registry);
+    }
+  }
+
+  /**
+   * Per-build statistics: the histogram of finished builds' hit ratios
+   * ({@code buckcache_invocation_hit_ratio}) and REAPI lookups by tool ({@code tool} is buck2,
+   * bazel, pants or other: a fixed set).
+   */
+  public void bindInsight(dev.buckcache.insight.InvocationLog log) {
+    this.insight = requireNonNull(log, "log");
+    var histogram = io.micrometer.core.instrument.DistributionSummary
+        .builder("buckcache.invocation.hit.ratio")
+        .description("action-cache hit ratio of each finished build (idle 10 min), REAPI clients")
+        .serviceLevelObjectives(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+        .register(registry);
+    log.onFinished(histogram::record);
+    for (var tool : dev.buckcache.insight.RequestInfo.TOOLS) {
+      FunctionCounter.builder("buckcache.tool.ac.lookups", log, l -> l.toolLookups(tool)[0])
+          .tag("tool", tool).tag("result", "hit")
+          .description("REAPI action-cache lookups by client tool").register(registry);
+      FunctionCounter.builder("buckcache.tool.ac.lookups", log, l -> l.toolLookups(tool)[1])
+          .tag("tool", tool).tag("result", "miss").register(registry);
+      Gauge.builder("buckcache.tool.hit.ratio", log, l -> {
+        var c = l.toolLookups(tool);
+        return ratio(c[0], c[1]);
+      }).tag("tool", tool).description("action-cache hits / lookups by client tool, since start")
+          .register(registry);
+    }
+  }
+
+  /** The per-build statistics, or null when none are kept. */
+  public dev.buckcache.insight.InvocationLog insight() {
+    return insight;
   }
 
   private static Set<String> authReasons() {

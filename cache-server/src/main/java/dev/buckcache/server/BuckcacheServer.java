@@ -49,6 +49,8 @@ public final class BuckcacheServer implements AutoCloseable {
           io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
   private final dev.buckcache.storage.ActionResults results;
   private final dev.buckcache.metrics.CacheMetrics metrics;
+  private final dev.buckcache.insight.InvocationLog insight;
+  private final dev.buckcache.insight.AuditLog audit;
 
   private BuckcacheServer(ServerConfig config, TieredStore store, StorageExecutor executor) {
     this.config = config;
@@ -70,6 +72,10 @@ public final class BuckcacheServer implements AutoCloseable {
     this.metrics = new dev.buckcache.metrics.CacheMetrics(registry, store, results,
         new dev.buckcache.metrics.AccessLog(config.accessLog()));
     this.metrics.bindExecutor(executor);
+    this.insight = new dev.buckcache.insight.InvocationLog(config.insight(), store.sideTable(),
+        java.time.Clock.systemUTC(), results).start();
+    this.metrics.bindInsight(insight);
+    this.audit = new dev.buckcache.insight.AuditLog(config.storage().dir().resolve("audit.log"));
   }
 
   /** Opens the store and starts serving. */
@@ -126,7 +132,7 @@ public final class BuckcacheServer implements AutoCloseable {
           .results(server.results).maxBlobSize(s.maxBlobSize()).digests(config.digests())
           .callers(callers, strict).tls(httpTls).status(server::statusJson, server::statusPage)
           .metrics(server.metrics, server.registry::scrape, config.metricsPublic())
-          .grpcBridge(server.bridge::relay).start();
+          .grpcBridge(server.bridge::relay).audit(server.audit).start();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.close();
@@ -256,6 +262,7 @@ public final class BuckcacheServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     } finally {
       executor.close();
+      insight.close();
       // The store's own stop is bounded too; a second is the least it gets to stop its threads.
       if (shared != null) {
         shared.close();

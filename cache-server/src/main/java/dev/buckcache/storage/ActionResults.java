@@ -25,8 +25,26 @@ public final class ActionResults {
   /** Directories visited at most when an output directory is given only as a root Directory. */
   private static final int MAX_DIRECTORIES = 100_000;
 
+  /** Keys whose last store was refused, remembered so that their next miss can say so. */
+  private static final int REFUSALS_KEPT = 100_000;
+
   private final ActionCache actionCache;
   private final BlobStore cas;
+  private final java.util.EnumMap<MissCause, java.util.concurrent.atomic.LongAdder> causes =
+      new java.util.EnumMap<>(MissCause.class);
+  private final com.github.benmanes.caffeine.cache.Cache<AcKey, Boolean> refusals =
+      com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(REFUSALS_KEPT)
+          .executor(Runnable::run).build();
+  /** Per instance, a bit per digest function (by id) that results were stored under. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Integer> functionsStored =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private volatile LookupObserver observer = (key, cause) -> {};
+
+  /** Told of every lookup (cause null on a hit), e.g. to keep hourly hit rates. */
+  @FunctionalInterface
+  public interface LookupObserver {
+    void looked(AcKey key, MissCause cause);
+  }
   private final java.util.concurrent.atomic.LongAdder hits = new java.util.concurrent.atomic.LongAdder();
   private final java.util.concurrent.atomic.LongAdder misses = new java.util.concurrent.atomic.LongAdder();
 
@@ -43,12 +61,19 @@ public final class ActionResults {
   public ActionResults(ActionCache actionCache, BlobStore cas) {
     this.actionCache = requireNonNull(actionCache, "actionCache");
     this.cas = requireNonNull(cas, "cas");
+    for (var cause : MissCause.values()) {
+      causes.put(cause, new java.util.concurrent.atomic.LongAdder());
+    }
   }
 
-  /** A lookup's outcome: the stored entry on a hit, else why it is a miss (for server logs). */
-  public record Lookup(Optional<AcEntry> entry, Optional<ActionResult> result, String missReason) {
-    static Lookup miss(String reason) {
-      return new Lookup(Optional.empty(), Optional.empty(), reason);
+  /**
+   * A lookup's outcome: the stored entry on a hit, else why it is a miss: a sentence for server
+   * logs and a cause for metrics (null on a hit).
+   */
+  public record Lookup(Optional<AcEntry> entry, Optional<ActionResult> result, String missReason,
+      MissCause cause) {
+    static Lookup miss(MissCause cause, String reason) {
+      return new Lookup(Optional.empty(), Optional.empty(), reason, cause);
     }
 
     public boolean hit() {
@@ -59,33 +84,96 @@ public final class ActionResults {
   public Lookup get(AcKey key) {
     var lookup = lookup(key);
     (lookup.hit() ? hits : misses).increment();
+    if (!lookup.hit()) {
+      causes.get(lookup.cause()).increment();
+    }
+    observer.looked(key, lookup.cause());
     return lookup;
   }
 
   private Lookup lookup(AcKey key) {
     var stored = actionCache.get(key);
     if (stored.isEmpty()) {
-      return Lookup.miss("no action-cache entry");
+      return absent(key);
     }
     var entry = stored.get();
     if (entry.kind() == AcEntry.Kind.RAW) {
-      return new Lookup(stored, Optional.empty(), "");
+      return new Lookup(stored, Optional.empty(), "", null);
     }
     ActionResult result;
     try {
       result = ActionResult.parseFrom(entry.value());
     } catch (InvalidProtocolBufferException e) {
-      return Lookup.miss("stored value is not an ActionResult: " + e.getMessage());
+      return Lookup.miss(MissCause.INVALID_ENTRY,
+          "stored value is not an ActionResult: " + e.getMessage());
     }
     var missing = missingReferences(key.function(), result);
     if (!missing.isEmpty()) {
-      return Lookup.miss(missing);
+      return Lookup.miss(missing.startsWith("result references an invalid digest")
+          ? MissCause.INVALID_ENTRY : MissCause.OUTPUTS_EVICTED, missing);
     }
-    return new Lookup(stored, Optional.of(result), "");
+    return new Lookup(stored, Optional.of(result), "", null);
+  }
+
+  /** Why there is no entry: a refused upload, another digest function, or never stored. */
+  private Lookup absent(AcKey key) {
+    if (refusals.getIfPresent(key) != null) {
+      return Lookup.miss(MissCause.UPLOAD_REFUSED,
+          "no action-cache entry: the last upload of this result was refused");
+    }
+    int stored = functionsStored.getOrDefault(key.instance(), 0);
+    if (stored != 0 && (stored & bit(key.function())) == 0) {
+      return Lookup.miss(MissCause.DIGEST_FUNCTION_MISMATCH, "no action-cache entry: instance '"
+          + key.instance() + "' holds results under another digest function, none under "
+          + key.function().name().toLowerCase(java.util.Locale.ROOT));
+    }
+    return Lookup.miss(MissCause.NEVER_STORED, "no action-cache entry");
+  }
+
+  private static int bit(DigestFunction fn) {
+    return 1 << (fn.id() & 31);
   }
 
   public void put(AcKey key, ActionResult result) {
-    actionCache.put(key, new AcEntry(AcEntry.Kind.ACTION_RESULT, result.toByteArray()));
+    put(key, new AcEntry(AcEntry.Kind.ACTION_RESULT, result.toByteArray()));
+  }
+
+  /** Stores a result (or a raw value) and remembers the digest function its instance uses. */
+  public void put(AcKey key, AcEntry entry) {
+    actionCache.put(key, entry);
+    stored(key);
+  }
+
+  /** Notes a store of this key that a front end did not let through (its next miss says so). */
+  public void refused(AcKey key) {
+    refusals.put(key, Boolean.TRUE);
+  }
+
+  /** Notes a successful store (for {@link MissCause#DIGEST_FUNCTION_MISMATCH}). */
+  public void stored(AcKey key) {
+    refusals.invalidate(key);
+    int bit = bit(key.function());
+    if ((functionsStored.getOrDefault(key.instance(), 0) & bit) == 0) {
+      functionsStored.merge(key.instance(), bit, (a, b) -> a | b);
+    }
+  }
+
+  /** Misses with this cause since start. */
+  public long misses(MissCause cause) {
+    return causes.get(cause).sum();
+  }
+
+  public void observe(LookupObserver observer) {
+    this.observer = requireNonNull(observer, "observer");
+  }
+
+  /** Per instance, the digest-function bits stored under (for persisting them). */
+  public java.util.Map<String, Integer> functionsStored() {
+    return java.util.Map.copyOf(functionsStored);
+  }
+
+  public void restoreFunctionsStored(java.util.Map<String, Integer> stored) {
+    stored.forEach((instance, bits) -> functionsStored.merge(instance, bits, (a, b) -> a | b));
   }
 
   /** Empty when complete; otherwise a sentence naming what is missing. */

@@ -1,6 +1,7 @@
 package dev.buckcache.storage;
 
 import dev.buckcache.digest.DigestFunction;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -32,4 +33,11 @@ public interface CacheStore extends BlobStore, ActionCache {
    * upload's memory from the in-flight budget.
    */
   int writeBufferBytes();
+
+  /**
+   * Removes every action-cache entry whose recorded writer matches (with {@code dryRun}, removes
+   * nothing) and returns their keys. Entries stored without a writer never match. CAS blobs are
+   * never purged: they are verified against their digest on the way in, so nobody can poison them.
+   */
+  List<AcKey> purgeActionCache(java.util.function.Predicate<Provenance> match, boolean dryRun);
 }

@@ -48,6 +48,22 @@ public final class StoreKey {
     return bytes[0] == CAS;
   }
 
+  /** The first byte of every action-cache key: they sort together, after no CAS key. */
+  public static byte acTag() {
+    return AC;
+  }
+
+  /** The action-cache key this is, or null for a CAS key. */
+  public AcKey toAcKey() {
+    if (bytes[0] != AC) {
+      return null;
+    }
+    var fn = function();
+    int end = 2 + fn.hashBytes();
+    return new AcKey(new String(bytes, end, bytes.length - end, StandardCharsets.UTF_8), fn,
+        Hex.encode(Arrays.copyOfRange(bytes, 2, end)));
+  }
+
   /** The digest function named in the key. */
   public DigestFunction function() {
     return DigestFunction.byId(bytes[1]).orElseThrow(

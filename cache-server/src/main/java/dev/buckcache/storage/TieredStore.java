@@ -212,7 +212,8 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     checkSize(entry.value().length, "action-cache value");
     var key = StoreKey.ac(acKey);
     byte kind = entry.kind() == AcEntry.Kind.RAW ? DiskTier.KIND_AC_RAW : DiskTier.KIND_AC_RESULT;
-    var sink = new DiskSink(key, kind, disk.begin(key, kind, entry.value().length));
+    var writer = entry.writer() == null ? null : entry.writer().encode();
+    var sink = new DiskSink(key, kind, disk.begin(key, kind, entry.value().length, writer));
     try {
       sink.write(entry.value(), 0, entry.value().length);
       sink.commit();
@@ -220,6 +221,28 @@ public final class TieredStore implements CacheStore, AutoCloseable {
       sink.abort();
       throw e;
     }
+  }
+
+  @Override
+  public List<AcKey> purgeActionCache(java.util.function.Predicate<Provenance> match,
+      boolean dryRun) {
+    var purged = new ArrayList<AcKey>();
+    disk.scanActionCache(record -> {
+      var writer = Provenance.decode(record.writer());
+      if (writer == null || !match.test(writer)) {
+        return;
+      }
+      if (dryRun || disk.delete(record.key(), record.seq())) {
+        memory.invalidateAll(List.of(record.key()));
+        purged.add(record.key().toAcKey());
+      }
+    });
+    return purged;
+  }
+
+  /** The durable side table in this store's database (see {@link SideTable}). */
+  public SideTable sideTable() {
+    return disk.sideTable();
   }
 
   // ---------------------------------------------------------------------------------- shared

@@ -37,6 +37,7 @@ final class HttpHarness implements AutoCloseable {
 
   private final dev.buckcache.auth.CallerResolver callers;
   private final long maxBlobSize;
+  private final Path dir;
 
   /**
    * Static tokens for auth tests: {@code r-token} (laptop, read), {@code w-token} (ci, write) and
@@ -72,6 +73,7 @@ final class HttpHarness implements AutoCloseable {
     this.executor = executor;
     this.callers = callers;
     this.maxBlobSize = maxBlobSize;
+    this.dir = dir;
     store = TieredStore.open(new DiskSettings(dir, 256L << 20, 0.8, true, 1, 64 * 1024),
         8L << 20, maxBlobSize);
     channel = newChannel(maxBlobSize);
@@ -82,7 +84,8 @@ final class HttpHarness implements AutoCloseable {
         Math.min(maxBlobSize, 1 << 20),
         new dev.buckcache.config.DigestConfig(dev.buckcache.digest.DigestFunction.SHA256,
             java.util.Map.of("b3", dev.buckcache.digest.DigestFunction.BLAKE3)),
-        callers, false, () -> "{\"CurrSize\":0}\n", null, () -> "", false, () -> "<html></html>");
+        callers, false, () -> "{\"CurrSize\":0}\n", null, () -> "", false, () -> "<html></html>",
+        new dev.buckcache.insight.AuditLog(dir.resolve("audit.log")));
     return new EmbeddedChannel(new HttpServerCodec(new HttpDecoderConfig()
         .setMaxInitialLineLength(HttpInitializer.MAX_INITIAL_LINE)
         .setMaxHeaderSize(HttpInitializer.MAX_HEADER_SIZE)

@@ -423,14 +423,117 @@ public final class DiskTier implements AutoCloseable {
     }
   }
 
+  // ---------------------------------------------------------------------------------- writers
+
+  /** One action-cache entry's index record, as {@link #scanActionCache} sees it. */
+  @SuppressWarnings("ArrayRecordComponent") // writer is an opaque carrier, never compared
+  public record AcRecord(StoreKey key, long seq, byte[] writer) {}
+
+  /**
+   * Visits every action-cache entry's key and writer (a consistent snapshot of the index; nothing
+   * is read from the data, and recency does not move). For purging what one writer stored.
+   */
+  public void scanActionCache(java.util.function.Consumer<AcRecord> each) {
+    checkOpen();
+    byte[] first = {StoreKey.acTag()};
+    byte[] end = {(byte) (StoreKey.acTag() + 1)};
+    try (var bound = new Slice(end);
+        var options = new org.rocksdb.ReadOptions().setIterateUpperBound(bound)
+            .setFillCache(false);
+        var it = db.db.newIterator(db.index, options)) {
+      for (it.seek(first); it.isValid(); it.next()) {
+        var meta = EntryMeta.decode(it.value());
+        each.accept(new AcRecord(StoreKey.wrap(it.key()), meta.seq(), meta.writer()));
+      }
+      it.status();
+    } catch (RocksDBException e) {
+      throw DiskErrors.wrap(e, "scanning the action cache");
+    }
+  }
+
+  /**
+   * Removes the entry if its index record is still the one at {@code seq} (not rewritten since);
+   * returns whether it did. Its bytes become a dead log record, reclaimed when eviction reaches it.
+   */
+  public boolean delete(StoreKey key, long seq) {
+    if (db.readOnly) {
+      throw new IllegalStateException("the store was opened read-only");
+    }
+    var lock = lockFor(key);
+    lock.lock();
+    try {
+      var meta = lookup(key);
+      if (meta == null || meta.seq() != seq) {
+        return false;
+      }
+      try (var batch = new WriteBatch()) {
+        batch.delete(db.index, key.bytes());
+        batch.merge(db.counters, RocksLayout.ENTRIES, Keys.counter(-1));
+        db.db.write(db.writeOptions, batch);
+      } catch (RocksDBException e) {
+        throw DiskErrors.wrap(e, "deleting " + key);
+      }
+      entries.decrementAndGet();
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The side table kept in this store's {@code insight} column family (not in a read-only open). */
+  public dev.buckcache.storage.SideTable sideTable() {
+    if (db.insight == null) {
+      throw new IllegalStateException("the store was opened read-only");
+    }
+    return new dev.buckcache.storage.SideTable() {
+      @Override
+      public void write(List<java.util.Map.Entry<byte[], byte[]>> puts, List<byte[]> deletes) {
+        checkOpen();
+        try (var batch = new WriteBatch()) {
+          for (var d : deletes) {
+            batch.delete(db.insight, d);
+          }
+          for (var e : puts) {
+            batch.put(db.insight, e.getKey(), e.getValue());
+          }
+          db.db.write(db.writeOptions, batch);
+        } catch (RocksDBException e) {
+          throw DiskErrors.wrap(e, "writing the insight table");
+        }
+      }
+
+      @Override
+      public void scan(byte[] prefix, java.util.function.BiConsumer<byte[], byte[]> each) {
+        checkOpen();
+        try (var it = db.db.newIterator(db.insight)) {
+          for (it.seek(prefix); it.isValid()
+              && dev.buckcache.storage.SideTable.startsWith(it.key(), prefix); it.next()) {
+            each.accept(it.key(), it.value());
+          }
+          it.status();
+        } catch (RocksDBException e) {
+          throw DiskErrors.wrap(e, "reading the insight table");
+        }
+      }
+    };
+  }
+
   // ---------------------------------------------------------------------------------- writes
 
   /** Starts writing an entry; the caller must {@link DiskWrite#commit} or {@link DiskWrite#abort}. */
   public DiskWrite begin(StoreKey key, byte kind, long expectedSize) {
+    return begin(key, kind, expectedSize, null);
+  }
+
+  /**
+   * Starts writing an entry whose index record keeps {@code writer} (an encoded {@link
+   * dev.buckcache.storage.Provenance}; null for none).
+   */
+  public DiskWrite begin(StoreKey key, byte kind, long expectedSize, byte[] writer) {
     if (db.readOnly) {
       throw new IllegalStateException("the store was opened read-only");
     }
-    return new DiskWrite(this, key, kind, expectedSize, allocateSeq());
+    return new DiskWrite(this, key, kind, expectedSize, allocateSeq(), writer);
   }
 
   /** A new seq, registered as in flight in the same step (see {@link #inFlight}). */
@@ -522,7 +625,7 @@ public final class DiskTier implements AutoCloseable {
 
   /** Returns the entry's record after the copy (or as it now is). */
   private EntryMeta copyForward(StoreKey key, EntryMeta meta) {
-    var write = new DiskWrite(this, key, meta.kind(), meta.size(), allocateSeq());
+    var write = new DiskWrite(this, key, meta.kind(), meta.size(), allocateSeq(), meta.writer());
     try (var stream = new ChunkStream(meta, 0)) {
       for (int n = 0; n < meta.chunkCount(); n++) {
         if (!stream.isAt(n)) {

@@ -20,6 +20,7 @@ public final class DiskWrite {
   private final long expectedSize;
   private final long seq;
   private final int chunkSize;
+  private final byte[] writer;
   private byte[] buffer;
   private int fill;
   private int chunkNo;
@@ -28,8 +29,9 @@ public final class DiskWrite {
   private boolean pendingRecorded;
   private boolean done;
 
-  DiskWrite(DiskTier tier, StoreKey key, byte kind, long expectedSize, long seq) {
+  DiskWrite(DiskTier tier, StoreKey key, byte kind, long expectedSize, long seq, byte[] writer) {
     this.tier = tier;
+    this.writer = writer;
     this.db = tier.db;
     this.key = key;
     this.kind = kind;
@@ -126,7 +128,7 @@ public final class DiskWrite {
     long stored = flushedBytes + (last == null ? 0 : last.length);
     int chunks = chunkNo + (last == null ? 0 : 1);
     long offset = tier.head.getAndAdd(stored);
-    var meta = new EntryMeta(seq, offset, rawSize, stored, chunks, chunkSize, kind);
+    var meta = new EntryMeta(seq, offset, rawSize, stored, chunks, chunkSize, kind, writer);
     try (var batch = new WriteBatch()) {
       if (last != null) {
         batch.put(db.data, Keys.chunk(seq, chunkNo), last);

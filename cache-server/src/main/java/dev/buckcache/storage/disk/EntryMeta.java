@@ -14,36 +14,53 @@ import java.nio.ByteBuffer;
  * @param chunkCount number of chunks
  * @param chunkSize uncompressed bytes per chunk (the last may be shorter)
  * @param kind what the entry holds (see {@link DiskTier#KIND_CAS} and friends)
+ * @param writer who wrote it ({@link dev.buckcache.storage.Provenance#encode}), or null: action-cache
+ *     entries carry it, CAS blobs (content-addressed, so nobody can poison them) do not. Records with
+ *     a writer are version 2 (the fixed fields, then the writer's bytes); version 1 has none.
  */
-record EntryMeta(
-    long seq, long offset, long size, long storedBytes, int chunkCount, int chunkSize, byte kind) {
+@SuppressWarnings("ArrayRecordComponent") // writer is an opaque carrier, never compared
+record EntryMeta(long seq, long offset, long size, long storedBytes, int chunkCount, int chunkSize,
+    byte kind, byte[] writer) {
   private static final byte VERSION = 1;
+  private static final byte VERSION_WITH_WRITER = 2;
   private static final int LENGTH = 1 + 8 * 4 + 4 + 4 + 1;
 
+  EntryMeta(long seq, long offset, long size, long storedBytes, int chunkCount, int chunkSize,
+      byte kind) {
+    this(seq, offset, size, storedBytes, chunkCount, chunkSize, kind, null);
+  }
+
   byte[] encode() {
-    return ByteBuffer.allocate(LENGTH)
-        .put(VERSION)
+    var out = ByteBuffer.allocate(LENGTH + (writer == null ? 0 : writer.length))
+        .put(writer == null ? VERSION : VERSION_WITH_WRITER)
         .putLong(seq)
         .putLong(offset)
         .putLong(size)
         .putLong(storedBytes)
         .putInt(chunkCount)
         .putInt(chunkSize)
-        .put(kind)
-        .array();
+        .put(kind);
+    if (writer != null) {
+      out.put(writer);
+    }
+    return out.array();
   }
 
   static EntryMeta decode(byte[] bytes) {
     var in = ByteBuffer.wrap(bytes);
-    if (bytes.length != LENGTH || in.get() != VERSION) {
+    byte version = bytes.length == 0 ? 0 : in.get();
+    boolean known = version == VERSION ? bytes.length == LENGTH
+        : version == VERSION_WITH_WRITER && bytes.length > LENGTH;
+    if (!known) {
       throw new IllegalStateException("unknown index record format (" + bytes.length + " bytes)");
     }
     return new EntryMeta(
-        in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getInt(), in.getInt(), in.get());
+        in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getInt(), in.getInt(), in.get(),
+        version == VERSION ? null : java.util.Arrays.copyOfRange(bytes, LENGTH, bytes.length));
   }
 
   EntryMeta withPlacement(long newSeq, long newOffset) {
-    return new EntryMeta(newSeq, newOffset, size, storedBytes, chunkCount, chunkSize, kind);
+    return new EntryMeta(newSeq, newOffset, size, storedBytes, chunkCount, chunkSize, kind, writer);
   }
 
   int rawLength(int chunkNo) {

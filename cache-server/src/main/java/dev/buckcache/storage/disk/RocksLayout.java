@@ -34,6 +34,9 @@ import org.rocksdb.WriteOptions;
  *       chunks are zstd-compressed by us, so compressed reads need no recompression.
  *   <li>{@code log}: {@code seq} to stored bytes and entry key, in write order: what eviction walks
  *   <li>{@code pending}: seqs of uploads in progress, cleaned up after a crash
+ *   <li>{@code insight}: a small side table for what the server keeps about its callers (recent
+ *       builds, hourly hit rates; {@link DiskTier#sideTable}), outside eviction. Created on first
+ *       open by this version; a read-only open leaves it out.
  * </ul>
  */
 final class RocksLayout implements AutoCloseable {
@@ -48,6 +51,8 @@ final class RocksLayout implements AutoCloseable {
   final ColumnFamilyHandle data;
   final ColumnFamilyHandle log;
   final ColumnFamilyHandle pending;
+  /** The side table's column family; null in a read-only open. */
+  final ColumnFamilyHandle insight;
   final WriteOptions writeOptions;
   final SstFileManager files;
 
@@ -64,13 +69,16 @@ final class RocksLayout implements AutoCloseable {
     RocksDB.loadLibrary();
     files = own(new SstFileManager(Env.getDefault()));
     var cache = own(new LRUCache(64L << 20));
-    var descriptors =
+    var descriptors = new ArrayList<>(
         List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, countersOptions()),
             new ColumnFamilyDescriptor(bytes("index"), indexOptions(cache)),
             new ColumnFamilyDescriptor(bytes("data"), dataOptions()),
             new ColumnFamilyDescriptor(bytes("log"), smallOptions(cache, plan.smallBuffer())),
-            new ColumnFamilyDescriptor(bytes("pending"), smallOptions(cache, plan.smallBuffer())));
+            new ColumnFamilyDescriptor(bytes("pending"), smallOptions(cache, plan.smallBuffer()))));
+    if (!readOnly) { // RocksDB opens a subset of column families read-only, not read-write
+      descriptors.add(new ColumnFamilyDescriptor(bytes("insight"), smallOptions(cache, 1L << 20)));
+    }
     var handles = new ArrayList<ColumnFamilyHandle>();
     db = readOnly
         ? RocksDB.openReadOnly(readOnlyOptions(), settings.dir().toString(), descriptors, handles)
@@ -80,6 +88,7 @@ final class RocksLayout implements AutoCloseable {
     data = handles.get(2);
     log = handles.get(3);
     pending = handles.get(4);
+    insight = readOnly ? null : handles.get(5);
     writeOptions = own(new WriteOptions());
   }
 
@@ -173,7 +182,8 @@ final class RocksLayout implements AutoCloseable {
   /** On-disk bytes of everything but blob data: index, log, pending and counter files. */
   long metadataBytes() {
     long total = 0;
-    for (var cf : List.of(counters, index, log, pending)) {
+    for (var cf : readOnly ? List.of(counters, index, log, pending)
+        : List.of(counters, index, log, pending, insight)) {
       try {
         total += db.getLongProperty(cf, "rocksdb.total-sst-files-size");
       } catch (RocksDBException e) {
@@ -199,7 +209,7 @@ final class RocksLayout implements AutoCloseable {
       return;
     }
     try (var flush = new FlushOptions().setWaitForFlush(true)) {
-      db.flush(flush, List.of(counters, index, log, pending));
+      db.flush(flush, List.of(counters, index, log, pending, insight));
       db.syncWal();
     } catch (RocksDBException e) {
       // The WAL still holds everything; a failed flush only makes the next open replay it.
@@ -210,6 +220,9 @@ final class RocksLayout implements AutoCloseable {
   private void closeHandles() {
     for (var h : List.of(counters, index, data, log, pending)) {
       h.close();
+    }
+    if (insight != null) {
+      insight.close();
     }
     db.close();
     for (int i = owned.size() - 1; i >= 0; i--) {

@@ -37,6 +37,9 @@ public interface ObjectStore extends AutoCloseable {
   /** Streams {@code length} bytes into one object (multipart when large); nothing is held whole. */
   void put(String key, long length, Source source, Map<String, String> metadata);
 
+  /** Deletes the object; deleting one that is absent is not an error. */
+  void delete(String key);
+
   /** Rewrites an object onto itself so that its age (and any lifecycle expiry) starts again. */
   void refresh(String key, Map<String, String> metadata);
 

@@ -262,6 +262,22 @@ public final class S3ObjectStore implements ObjectStore {
   }
 
   @Override
+  public void delete(String key) {
+    long start = System.nanoTime();
+    try {
+      s3.deleteObject(b -> b.bucket(bucket).key(key)
+          .overrideConfiguration(o -> o.apiCallTimeout(SMALL_CALL)));
+      meter.record("delete", "ok", System.nanoTime() - start, 0);
+    } catch (SdkException e) {
+      if (absent(e)) {
+        meter.record("delete", "absent", System.nanoTime() - start, 0);
+        return;
+      }
+      throw failed("delete", key, e, start);
+    }
+  }
+
+  @Override
   public void refresh(String key, Map<String, String> metadata) {
     long start = System.nanoTime();
     var meta = new HashMap<>(metadata);

@@ -84,6 +84,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   private static final int COPY_BUFFER = 64 << 10;
   private static final int LOOKUP_THREADS_MAX = 32;
   private static final String KIND = "kind";
+  private static final String WRITER = "written-by";
 
   private final CacheStore local;
   private final ObjectStore bucket;
@@ -139,7 +140,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   /** One queued upload (async mode), from the local copy for a blob. */
   private void upload(UploadQueue.Item item) {
     if (item instanceof UploadQueue.AcItem a) {
-      bucket.put(acKey(a.key()), a.entry().value(), metadata(a.entry().kind()));
+      bucket.put(acKey(a.key()), a.entry().value(), metadata(a.entry()));
       return;
     }
     var digest = ((UploadQueue.CasItem) item).digest();
@@ -533,7 +534,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     }
     var kind = "raw".equals(object.info().metadata().get(KIND))
         ? AcEntry.Kind.RAW : AcEntry.Kind.ACTION_RESULT;
-    var entry = new AcEntry(kind, value);
+    var entry = new AcEntry(kind, value, writerOf(object.info().metadata()));
     try {
       local.put(key, entry);
     } catch (StorageException e) {
@@ -556,7 +557,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
       throw unavailable(health.outage().reason(), null);
     }
     try {
-      bucket.put(objectKey, entry.value(), metadata(entry.kind()));
+      bucket.put(objectKey, entry.value(), metadata(entry));
       health.succeeded();
     } catch (StorageException.Unavailable e) {
       health.failed(e.getMessage());
@@ -564,8 +565,43 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     }
   }
 
-  private static Map<String, String> metadata(AcEntry.Kind kind) {
-    return Map.of(KIND, kind == AcEntry.Kind.RAW ? "raw" : "action-result");
+  private static Map<String, String> metadata(AcEntry entry) {
+    var kind = entry.kind() == AcEntry.Kind.RAW ? "raw" : "action-result";
+    if (entry.writer() == null) {
+      return Map.of(KIND, kind);
+    }
+    // S3 user metadata is ASCII: the writer's encoded bytes go as base64url (under 600 chars)
+    return Map.of(KIND, kind, WRITER, java.util.Base64.getUrlEncoder().withoutPadding()
+        .encodeToString(entry.writer().encode()));
+  }
+
+  private static dev.buckcache.storage.Provenance writerOf(Map<String, String> metadata) {
+    var encoded = metadata.get(WRITER);
+    if (encoded == null) {
+      return null;
+    }
+    try {
+      return dev.buckcache.storage.Provenance.decode(java.util.Base64.getUrlDecoder().decode(encoded));
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Purges locally, then deletes the same keys from the bucket, so no node fetches them again.
+   * Entries this node never held are not found: their writer is in their bucket metadata only,
+   * which a listing does not return (see the README's purge section).
+   */
+  @Override
+  public List<AcKey> purgeActionCache(java.util.function.Predicate<dev.buckcache.storage.Provenance> match,
+      boolean dryRun) {
+    var purged = local.purgeActionCache(match, dryRun);
+    if (!dryRun) {
+      for (var key : purged) {
+        bucket.delete(acKey(key));
+      }
+    }
+    return purged;
   }
 
   // ---------------------------------------------------------------------------------- retention

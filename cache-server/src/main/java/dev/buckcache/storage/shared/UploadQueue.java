@@ -187,6 +187,11 @@ final class UploadQueue implements AutoCloseable {
         out.writeByte(a.entry().kind() == AcEntry.Kind.RAW ? 'R' : 'A');
         out.writeInt(a.entry().value().length);
         out.write(a.entry().value());
+        if (a.entry().writer() != null) { // older records end here: no writer
+          var writer = a.entry().writer().encode();
+          out.writeShort(writer.length);
+          out.write(writer);
+        }
       }
     }
     return buffer.toByteArray();
@@ -207,7 +212,13 @@ final class UploadQueue implements AutoCloseable {
       var kind = in.readByte() == 'R' ? AcEntry.Kind.RAW : AcEntry.Kind.ACTION_RESULT;
       var value = new byte[in.readInt()];
       in.readFully(value);
-      return new AcItem(seq, new AcKey(instance, function, hash), new AcEntry(kind, value));
+      dev.buckcache.storage.Provenance writer = null;
+      if (in.available() >= 2) {
+        var encoded = new byte[in.readUnsignedShort()];
+        in.readFully(encoded);
+        writer = dev.buckcache.storage.Provenance.decode(encoded);
+      }
+      return new AcItem(seq, new AcKey(instance, function, hash), new AcEntry(kind, value, writer));
     }
   }
 

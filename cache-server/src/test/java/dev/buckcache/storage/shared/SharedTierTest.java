@@ -593,6 +593,12 @@ class SharedTierTest {
     }
 
     @Override
+    public void delete(String key) {
+      call("delete");
+      objects.remove(key);
+    }
+
+    @Override
     public void refresh(String key, Map<String, String> metadata) {
       call("copy");
       refreshed.add(key);
