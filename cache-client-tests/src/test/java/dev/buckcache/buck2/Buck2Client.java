@@ -34,7 +34,11 @@ public final class Buck2Client {
 
   /** With {@code http_headers = Authorization: Bearer TOKEN} when token is not null. */
   static ManagedChannel channel(String host, int port, String token) {
-    var invocation = UUID.randomUUID().toString();
+    return channel(host, port, token, UUID.randomUUID().toString());
+  }
+
+  /** With {@code invocation} as the build id every call names (Buck2's build UUID). */
+  static ManagedChannel channel(String host, int port, String token, String invocation) {
     var builder = NettyChannelBuilder.forAddress(host, port);
     if (token != null) {
       builder.intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(authorization(token)));

@@ -16,9 +16,12 @@ final class TokenServer implements AutoCloseable {
   final ServerProcess server;
   final String writeToken;
   final String readToken;
+  private final Path signingKey;
+  private final java.util.List<String> issued = new java.util.ArrayList<>();
 
-  private TokenServer(ServerProcess server, String writeToken, String readToken) {
+  private TokenServer(ServerProcess server, String writeToken, String readToken, Path signingKey) {
     this.server = server;
+    this.signingKey = signingKey;
     this.writeToken = writeToken;
     this.readToken = readToken;
   }
@@ -33,7 +36,15 @@ final class TokenServer implements AutoCloseable {
         "read", "--ttl", "1h");
     var server = ServerProcess.serve(dir.resolve("data"), "--auth", "jwt", "--jwt-public-key",
         keys.resolve("verify-key.pem").toString());
-    return new TokenServer(server, write, read);
+    return new TokenServer(server, write, read, Path.of(key));
+  }
+
+  /** Another token from the same key: {@code scope} is read, write or admin. */
+  String issue(String subject, String scope) throws Exception {
+    var token = ServerProcess.cli("token", "issue", "--key", signingKey.toString(), "--subject",
+        subject, "--scope", scope, "--ttl", "1h");
+    issued.add(token);
+    return token;
   }
 
   String http() {
@@ -65,7 +76,8 @@ final class TokenServer implements AutoCloseable {
     try {
       server.stopAndCheck();
       var log = String.join("\n", server.output());
-      if (log.contains(writeToken) || log.contains(readToken)) {
+      if (log.contains(writeToken) || log.contains(readToken)
+          || issued.stream().anyMatch(log::contains)) {
         throw new AssertionError("the server's output holds a token");
       }
     } catch (InterruptedException e) {

@@ -221,7 +221,7 @@ public final class BuckcacheServer implements AutoCloseable {
         + (grpc == null ? "" : ", grpc " + hostPort(grpc.address()))
         + (shared == null ? "" : ", shared store " + shared.describe() + ": " + shared.status());
     return StatusPage.render(store.stats(), results, started, java.time.Instant.now(),
-        v == null ? "dev" : v, endpoints);
+        v == null ? "dev" : v, endpoints, insight);
   }
 
   String statusJson() {

@@ -16,6 +16,12 @@ final class StatusPage {
 
   static String render(StoreStats s, ActionResults ac, Instant started, Instant now, String version,
       String endpoints) {
+    return render(s, ac, started, now, version, endpoints, null);
+  }
+
+  /** With {@code builds}, also the recent builds and the hourly hit rate of the last 7 days. */
+  static String render(StoreStats s, ActionResults ac, Instant started, Instant now, String version,
+      String endpoints, dev.buckcache.insight.InvocationLog builds) {
     var d = s.disk();
     long casHits = s.memoryHits() + s.diskHits();
     double casRatio = ratio(casHits, s.misses());
@@ -37,6 +43,12 @@ final class StatusPage {
           .bar { height: .7rem; background: #e3e6eb; border-radius: .35rem; overflow: hidden; }
           .bar > div { height: 100%%; background: %s; }
           .ok { color: #1a7f37; } .warn { color: #b35900; } .bad { color: #c62828; }
+          h2 { font-size: 1.1rem; margin: 2rem 0 .6rem; }
+          table { border-collapse: collapse; width: 100%%; background: #fff; border-radius: .6rem;
+            box-shadow: 0 1px 3px #0002; font-size: .9rem; }
+          th, td { text-align: left; padding: .45rem .7rem; border-bottom: 1px solid #e3e6eb; }
+          th { color: #5b6472; font-weight: 500; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+          .chart { background: #fff; border-radius: .6rem; box-shadow: 0 1px 3px #0002; padding: .8rem; }
         </style></head><body>
         <h1>buckcache <span class="%s">● %s</span></h1>
         <div class="sub">version %s · up %s · %s</div>
@@ -50,7 +62,7 @@ final class StatusPage {
             <div class="bar"><div style="width:%.1f%%"></div></div>of %s max · eviction at %s</div>
           <div class="card"><div class="label">Entries</div>
             <div class="big" id="entries">%,d</div>%,d evicted (%s) · %d in memory</div>
-        </div></body></html>
+        </div>%s</body></html>
         """.formatted(fill > 0.97 ? "#c62828" : "#2f6feb",
             health(acRatio, ac.hits() + ac.misses()), healthText(acRatio, ac.hits() + ac.misses()),
             esc(version), human(up), esc(endpoints),
@@ -59,7 +71,43 @@ final class StatusPage {
             percent(casRatio, casHits + s.misses()), casHits, s.memoryHits(), s.misses(),
             Sizes.format(d.usedBytes()), fill * 100, Sizes.format(d.maxBytes()),
             Sizes.format(d.budgetBytes()),
-            d.entries(), d.evictedEntries(), Sizes.format(d.evictedBytes()), s.memoryEntries());
+            d.entries(), d.evictedEntries(), Sizes.format(d.evictedBytes()), s.memoryEntries(),
+            builds == null ? "" : builds(builds));
+  }
+
+  /** The "Recent builds" table (REAPI clients that name their build) and the hourly chart. */
+  static String builds(dev.buckcache.insight.InvocationLog log) {
+    var out = new StringBuilder();
+    out.append("\n<h2>Action-cache hit rate per hour, last 7 days</h2>\n<div class=\"chart\">")
+        .append(HourlyChart.svg(log.hourly())).append("</div>\n");
+    out.append("<h2>Recent builds</h2>\n");
+    var recent = log.recent(20, "");
+    if (recent.isEmpty()) {
+      out.append("<p id=\"no-builds\">No builds yet: REAPI clients (Buck2, Bazel, Pants) appear "
+          + "here once they name their build in RequestMetadata.</p>\n");
+      return out.toString();
+    }
+    out.append("<table id=\"recent-builds\"><tr><th>Build</th><th>Tool</th><th>Last seen</th>"
+        + "<th class=n>Lookups</th><th class=n>Hits</th><th class=n>Misses</th>"
+        + "<th class=n>Hit rate</th><th class=n>Outputs evicted</th><th class=n>Down</th>"
+        + "<th class=n>Up</th><th class=n>Uploads refused</th></tr>\n");
+    for (var v : recent) {
+      out.append("<tr data-id=\"").append(esc(v.id())).append("\"><td><code>")
+          .append(esc(v.id().length() > 13 ? v.id().substring(0, 13) + "…" : v.id()))
+          .append("</code></td><td>").append(esc(v.tool()))
+          .append(v.toolVersion().isEmpty() ? "" : " " + esc(v.toolVersion())).append("</td><td>")
+          .append(v.lastSeen().toString().replace('T', ' ').replaceAll("\\.\\d+Z$|Z$", " UTC"))
+          .append("</td><td class=n>").append(v.acLookups())
+          .append("</td><td class=n>").append(v.acHits())
+          .append("</td><td class=n>").append(v.acMisses())
+          .append("</td><td class=\"n ").append(health(v.hitRatio(), v.acLookups())).append("\">")
+          .append(percent(v.hitRatio(), v.acLookups()))
+          .append("</td><td class=n>").append(v.integrityMisses())
+          .append("</td><td class=n>").append(Sizes.format(v.casBytesDown()))
+          .append("</td><td class=n>").append(Sizes.format(v.casBytesUp()))
+          .append("</td><td class=n>").append(v.uploadsRefused()).append("</td></tr>\n");
+    }
+    return out.append("</table>\n").toString();
   }
 
   private static double ratio(long hits, long misses) {
