@@ -24,8 +24,8 @@ class ApiHttpTest {
   @BeforeEach
   void open() throws Exception {
     var tokens = dir.resolve("tokens");
-    Files.writeString(tokens, "a-token oncall admin\nw-token ci write\nx-token other write\n"
-        + "s-token scoped admin main\n");
+    Files.write(tokens, java.util.List.of("a-token oncall admin", "w-token ci write",
+        "x-token other write", "s-token scoped admin main"));
     h = new HttpHarness(dir.resolve("store"), 1 << 20,
         dev.buckcache.auth.StaticTokens.load(tokens, null, false));
   }
