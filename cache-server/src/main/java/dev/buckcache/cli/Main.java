@@ -25,7 +25,7 @@ public final class Main implements Runnable {
     var cli = new CommandLine(new Main()).addSubcommand(ServeCommand.spec())
         .addSubcommand(new KeygenCommand()).addSubcommand(new TokenCommand())
         .addSubcommand(new BuckconfigCommand()).addSubcommand(new ClientConfigCommand())
-        .addSubcommand(new HealthcheckCommand())
+        .addSubcommand(new HealthcheckCommand()).addSubcommand(new PurgeCommand())
         .addSubcommand(new VerifyCommand()).addSubcommand(S3Command.spec());
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof ConfigException) {

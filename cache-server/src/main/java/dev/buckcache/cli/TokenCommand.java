@@ -3,12 +3,16 @@ package dev.buckcache.cli;
 import dev.buckcache.auth.Keys;
 import dev.buckcache.auth.Pem;
 import dev.buckcache.auth.Scope;
+import dev.buckcache.insight.AuditLog;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -83,8 +87,11 @@ final class TokenCommand implements Runnable {
   }
 
   @Command(name = "revoke", mixinStandardHelpOptions = true,
-      description = "Adds a token id or a subject to the revocation file; a server started with "
-          + "--revocation-file FILE stops accepting it within a second, no restart.")
+      description = {"Adds a token id or a subject to the revocation file; a server started with "
+          + "--revocation-file FILE stops accepting it within a second, no restart.",
+          "With --purge (and --subject), then asks a server to delete the action-cache entries "
+              + "that subject wrote (as buckcache purge does). Each revocation is recorded in "
+              + "the audit log."})
   static final class Revoke implements Callable<Integer> {
     @Option(names = "--file", required = true, paramLabel = "FILE", description = "the revocation file")
     Path file;
@@ -100,11 +107,86 @@ final class TokenCommand implements Runnable {
       String subject;
     }
 
+    @Option(names = "--purge",
+        description = "also delete the subject's action-cache entries on --server (POST /api/purge)")
+    boolean purge;
+
+    @Option(names = "--server", paramLabel = "http(s)://HOST:PORT",
+        description = "with --purge: the server's HTTP port, e.g. http://127.0.0.1:8080")
+    String server;
+
+    @Option(names = "--token-env", paramLabel = "VAR",
+        description = "with --purge: environment variable that holds an admin token")
+    String tokenEnv;
+
+    @Option(names = "--audit-log", paramLabel = "FILE",
+        description = "where to append the audit line (default: audit.log next to --file)")
+    Path auditLog;
+
+    private final Map<String, String> env;
+
+    Revoke() {
+      this(System.getenv());
+    }
+
+    Revoke(Map<String, String> env) {
+      this.env = env;
+    }
+
     @Override
     public Integer call() throws Exception {
+      PurgeCommand.Request request = null;
+      if (purge) {
+        if (target.jti != null) {
+          System.err.println("buckcache: --purge needs --subject: entries record the subject "
+              + "that wrote them, not the token id (revoke the token, then run buckcache purge "
+              + "--written-by SUBJECT if the whole subject's entries should go)");
+          return Main.EXIT_CONFIG;
+        }
+        if (server == null || tokenEnv == null) {
+          System.err.println("buckcache: --purge needs --server URL and --token-env VAR "
+              + "(the variable holding an admin token)");
+          return Main.EXIT_CONFIG;
+        }
+        request = PurgeCommand.Request.check(server, tokenEnv, env);
+        if (request == null) {
+          return Main.EXIT_CONFIG;
+        }
+      } else if (server != null || tokenEnv != null) {
+        System.err.println("buckcache: --server and --token-env are for --purge");
+        return Main.EXIT_CONFIG;
+      }
       var line = target.jti != null ? "jti " + target.jti : "sub " + target.subject;
       Files.writeString(file, line + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
       System.out.println("revoked " + line.replace("jti ", "token ").replace("sub ", "subject "));
+
+      var fields = new LinkedHashMap<String, Object>();
+      fields.put(target.jti != null ? "jti" : "subject", target.jti != null ? target.jti : target.subject);
+      fields.put("file", file.toAbsolutePath().toString());
+      long purged = 0;
+      if (request != null) {
+        purged = PurgeCommand.purge(request, target.subject, null, false);
+        fields.put("server", request.base().toString());
+        fields.put("purged", purged >= 0 ? purged : null);
+        if (purged < 0) {
+          fields.put("purgeFailed", true);
+        }
+      }
+      var audit = new AuditLog(auditLog != null ? auditLog
+          : file.toAbsolutePath().resolveSibling("audit.log"));
+      try {
+        audit.record("revoke", System.getProperty("user.name"), fields);
+      } catch (IOException e) {
+        System.err.println("buckcache: revoked, but the audit line could not be written to "
+            + audit.file() + ": " + e.getMessage());
+        return Main.EXIT_FAILURE;
+      }
+      if (purged < 0) {
+        System.err.println("buckcache: the revocation stands; the purge did not run: retry it "
+            + "with buckcache purge --server " + request.base() + " --token-env " + tokenEnv
+            + " --written-by " + target.subject);
+        return Main.EXIT_FAILURE;
+      }
       return 0;
     }
   }
