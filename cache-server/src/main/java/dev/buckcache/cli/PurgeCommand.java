@@ -80,15 +80,10 @@ final class PurgeCommand implements Callable<Integer> {
 
   private static boolean validSince(String text) {
     try {
-      java.time.Instant.parse(text);
+      dev.buckcache.config.ConfigLoader.parseInstantOrAge(text, java.time.Instant.now());
       return true;
-    } catch (java.time.format.DateTimeParseException e) {
-      try {
-        dev.buckcache.config.ConfigLoader.parseDurationPublic(text);
-        return true;
-      } catch (IllegalArgumentException notADuration) {
-        return false;
-      }
+    } catch (IllegalArgumentException e) {
+      return false;
     }
   }
 

@@ -484,6 +484,24 @@ public final class ConfigLoader {
     return address;
   }
 
+  /**
+   * A point in time as purge takes it: an ISO-8601 instant ({@code 2026-12-01T09:00:00Z}) or an
+   * age before {@code now} ({@code 30m}, {@code 24h}, {@code 7d}).
+   *
+   * @throws IllegalArgumentException if it is neither
+   */
+  public static java.time.Instant parseInstantOrAge(String text, java.time.Instant now) {
+    try {
+      return java.time.Instant.parse(text);
+    } catch (java.time.format.DateTimeParseException e) {
+      try {
+        return now.minus(parseDuration(text));
+      } catch (ArithmeticException | java.time.DateTimeException tooFar) {
+        throw new IllegalArgumentException("an age of " + text + " reaches before any time", tooFar);
+      }
+    }
+  }
+
   /** Durations as the CLI takes them: 30s, 5m, 2h, 90d. */
   public static Duration parseDurationPublic(String text) {
     return parseDuration(text);

@@ -121,13 +121,8 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
       var result = request.getActionResult();
       var writer = Callers.writer();
       offload.unary(response, 0, () -> { // the request is claimed as it arrives (MessageBudget)
-        try {
-          results.put(key, new dev.buckcache.storage.AcEntry(
-              dev.buckcache.storage.AcEntry.Kind.ACTION_RESULT, result.toByteArray(), writer));
-        } catch (dev.buckcache.storage.StorageException.StoreFull e) {
-          results.refused(key);
-          throw e;
-        }
+        results.put(key, new dev.buckcache.storage.AcEntry(
+            dev.buckcache.storage.AcEntry.Kind.ACTION_RESULT, result.toByteArray(), writer));
         return result;
       });
     } catch (io.grpc.StatusRuntimeException e) {

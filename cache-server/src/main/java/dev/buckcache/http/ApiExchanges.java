@@ -9,9 +9,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
-import java.time.Duration;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.Map;
 import java.util.function.Predicate;
 
@@ -126,15 +124,8 @@ final class ApiExchanges {
 
   /** An ISO-8601 instant, or an age before now ({@code 24h}); empty for no lower bound. */
   static Instant since(String text) {
-    if (text.isEmpty()) {
-      return null;
-    }
-    try {
-      return Instant.parse(text);
-    } catch (DateTimeParseException e) {
-      Duration age = dev.buckcache.config.ConfigLoader.parseDurationPublic(text);
-      return Instant.now().minus(age);
-    }
+    return text.isEmpty() ? null
+        : dev.buckcache.config.ConfigLoader.parseInstantOrAge(text, Instant.now());
   }
 
   private static String first(Map<String, java.util.List<String>> query, String name, String or) {
@@ -172,15 +163,24 @@ final class ApiExchanges {
       var address = handler.remoteHost();
       onLoop(deps.executor().submit(() -> {
         long started = System.nanoTime();
-        var purged = deps.store().purgeActionCache(match, dryRun);
-        long millis = (System.nanoTime() - started) / 1_000_000;
         var fields = new java.util.LinkedHashMap<String, Object>();
         fields.put("writtenBy", writtenBy);
         fields.put("since", since == null ? null : since.toString());
         fields.put("dryRun", dryRun);
+        java.util.List<dev.buckcache.storage.AcKey> purged;
+        try {
+          purged = deps.store().purgeActionCache(match, dryRun);
+        } catch (RuntimeException e) { // a purge that went part way is audited too
+          if (!dryRun) {
+            fields.put("failed", e.getMessage());
+            fields.put("from", address);
+            deps.audit().record("purge", by, fields);
+          }
+          throw e;
+        }
         fields.put("purged", purged.size());
         fields.put("from", address);
-        fields.put("millis", millis);
+        fields.put("millis", (System.nanoTime() - started) / 1_000_000);
         if (!dryRun) {
           deps.audit().record("purge", by, fields);
         }
@@ -191,18 +191,9 @@ final class ApiExchanges {
         if (e != null) {
           respondError(e);
         } else {
-          respond(jsonResponse(body));
+          respond(full(HttpResponseStatus.OK, "application/json", body + "\n"));
         }
       });
-    }
-
-    private io.netty.handler.codec.http.FullHttpResponse jsonResponse(String body) {
-      var response = new io.netty.handler.codec.http.DefaultFullHttpResponse(
-          io.netty.handler.codec.http.HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
-          io.netty.buffer.Unpooled.copiedBuffer(body + "\n", java.nio.charset.StandardCharsets.UTF_8));
-      response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE,
-          "application/json");
-      return response;
     }
   }
 }

@@ -189,6 +189,16 @@ abstract class Exchange {
     respondText(HttpErrors.status(t), HttpErrors.message(t));
   }
 
+  /** A complete response with a UTF-8 body of the given type. */
+  static FullHttpResponse full(HttpResponseStatus status, String contentType, String body) {
+    var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+        Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+    if (contentType != null) {
+      response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+    }
+    return response;
+  }
+
   /** Sends a complete response; keeps the connection only if the request body was all read. */
   final void respond(FullHttpResponse response) {
     if (!response.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {

@@ -39,12 +39,7 @@ final class FixedExchange extends Exchange {
       respondText(status, body);
       return;
     }
-    var response = new io.netty.handler.codec.http.DefaultFullHttpResponse(
-        io.netty.handler.codec.http.HttpVersion.HTTP_1_1, status,
-        io.netty.buffer.Unpooled.copiedBuffer(body, java.nio.charset.StandardCharsets.UTF_8));
-    if (contentType != null) {
-      response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE, contentType);
-    }
+    var response = full(status, contentType, body);
     if (allow != null) {
       response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.ALLOW, allow);
     }

@@ -4,16 +4,11 @@ import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.AcValues;
 import dev.buckcache.storage.Provenance;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /*
@@ -195,10 +190,7 @@ final class GatheredPutExchange extends Exchange {
       if (e != null) {
         respondError(e);
       } else {
-        var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, answer.status(),
-            Unpooled.copiedBuffer(answer.body(), StandardCharsets.UTF_8));
-        response.headers().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
-        respond(response);
+        respond(full(answer.status(), answer.contentType(), answer.body()));
       }
     });
   }

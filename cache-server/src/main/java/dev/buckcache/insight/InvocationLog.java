@@ -90,6 +90,8 @@ public final class InvocationLog implements AutoCloseable {
   private final Map<String, LongAdder[]> byTool = new ConcurrentHashMap<>();
   private volatile DoubleConsumer finishedRatio = r -> {};
   private volatile boolean hourlyDirty;
+  /** The hour of the last flush that wrote hourly counts (under the flush lock). */
+  private long flushedHour;
   private ScheduledExecutorService timer;
 
   public InvocationLog(Settings settings, SideTable table, Clock clock, ActionResults results) {
@@ -326,9 +328,11 @@ public final class InvocationLog implements AutoCloseable {
     }
     if (hourlyDirty) {
       hourlyDirty = false;
+      long since = flushedHour; // only the hours counted since the last flush changed
+      flushedHour = clock.millis() / 3_600_000L;
       synchronized (hourly) {
         for (var slot : hourly) {
-          if (slot[1] > 0) {
+          if (slot[1] > 0 && slot[0] >= since) {
             puts.add(Map.entry(concat(HOURLY, ByteBuffer.allocate(8).putLong(slot[0]).array()),
                 ByteBuffer.allocate(16).putLong(slot[1]).putLong(slot[2]).array()));
           }

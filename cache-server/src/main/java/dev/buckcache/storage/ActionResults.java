@@ -27,6 +27,7 @@ public final class ActionResults {
 
   /** Keys whose last store was refused, remembered so that their next miss can say so. */
   private static final int REFUSALS_KEPT = 100_000;
+  static final int INSTANCES_TRACKED = 10_000;
 
   private final ActionCache actionCache;
   private final BlobStore cas;
@@ -35,7 +36,11 @@ public final class ActionResults {
   private final com.github.benmanes.caffeine.cache.Cache<AcKey, Boolean> refusals =
       com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(REFUSALS_KEPT)
           .executor(Runnable::run).build();
-  /** Per instance, a bit per digest function (by id) that results were stored under. */
+  /**
+   * Per instance, a bit per digest function (by id) that results were stored under. Instance names
+   * come from clients, so at most {@link #INSTANCES_TRACKED} are tracked; results in further
+   * instances never report a digest-function mismatch.
+   */
   private final java.util.concurrent.ConcurrentHashMap<String, Integer> functionsStored =
       new java.util.concurrent.ConcurrentHashMap<>();
   private volatile LookupObserver observer = (key, cause) -> {};
@@ -138,9 +143,17 @@ public final class ActionResults {
     put(key, new AcEntry(AcEntry.Kind.ACTION_RESULT, result.toByteArray()));
   }
 
-  /** Stores a result (or a raw value) and remembers the digest function its instance uses. */
+  /**
+   * Stores a result (or a raw value) and remembers the digest function its instance uses; a store
+   * refused for lack of room is remembered as a refusal (see {@link MissCause#UPLOAD_REFUSED}).
+   */
   public void put(AcKey key, AcEntry entry) {
-    actionCache.put(key, entry);
+    try {
+      actionCache.put(key, entry);
+    } catch (StorageException.StoreFull e) {
+      refused(key);
+      throw e;
+    }
     stored(key);
   }
 
@@ -153,7 +166,8 @@ public final class ActionResults {
   public void stored(AcKey key) {
     refusals.invalidate(key);
     int bit = bit(key.function());
-    if ((functionsStored.getOrDefault(key.instance(), 0) & bit) == 0) {
+    var bits = functionsStored.get(key.instance());
+    if (bits == null ? functionsStored.size() < INSTANCES_TRACKED : (bits & bit) == 0) {
       functionsStored.merge(key.instance(), bit, (a, b) -> a | b);
     }
   }
@@ -173,7 +187,11 @@ public final class ActionResults {
   }
 
   public void restoreFunctionsStored(java.util.Map<String, Integer> stored) {
-    stored.forEach((instance, bits) -> functionsStored.merge(instance, bits, (a, b) -> a | b));
+    stored.forEach((instance, bits) -> {
+      if (functionsStored.size() < INSTANCES_TRACKED || functionsStored.containsKey(instance)) {
+        functionsStored.merge(instance, bits, (a, b) -> a | b);
+      }
+    });
   }
 
   /** Empty when complete; otherwise a sentence naming what is missing. */

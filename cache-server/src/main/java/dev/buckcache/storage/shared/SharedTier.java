@@ -588,20 +588,37 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   }
 
   /**
-   * Purges locally, then deletes the same keys from the bucket, so no node fetches them again.
-   * Entries this node never held are not found: their writer is in their bucket metadata only,
-   * which a listing does not return (see the README's purge section).
+   * Deletes the bucket copies of the matching entries this node holds, then the local entries,
+   * so that a bucket that fails part way leaves the local entries in place and the same purge can
+   * simply run again. Entries this node never held are not found: their writer is in their bucket
+   * metadata only, which a listing does not return (see the README's purge section).
    */
   @Override
   public List<AcKey> purgeActionCache(java.util.function.Predicate<dev.buckcache.storage.Provenance> match,
       boolean dryRun) {
-    var purged = local.purgeActionCache(match, dryRun);
-    if (!dryRun) {
-      for (var key : purged) {
+    var found = local.purgeActionCache(match, true);
+    if (dryRun) {
+      return found;
+    }
+    deleteFromBucket(found);
+    var purged = local.purgeActionCache(match, false);
+    var since = new java.util.ArrayList<>(purged);
+    since.removeAll(new java.util.HashSet<>(found)); // written between the two scans
+    deleteFromBucket(since);
+    return purged;
+  }
+
+  private void deleteFromBucket(List<AcKey> keys) {
+    for (var key : keys) {
+      try {
         bucket.delete(acKey(key));
+      } catch (StorageException.Unavailable e) {
+        health.failed(e.getMessage());
+        throw new StorageException.Unavailable("purge stopped: a copy in the shared store could "
+            + "not be deleted (" + e.getMessage() + "); nothing more was purged here, run it "
+            + "again", e);
       }
     }
-    return purged;
   }
 
   // ---------------------------------------------------------------------------------- retention

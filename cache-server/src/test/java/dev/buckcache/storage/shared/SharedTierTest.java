@@ -86,6 +86,36 @@ class SharedTierTest {
   }
 
   @Test
+  void purge_deletesTheBucketCopiesFirst_aFailingBucketLeavesEverythingToRetry() {
+    var a = node(dirA, 0);
+    var b = node(dirB, 0);
+    var by = new dev.buckcache.storage.Provenance("leaked", "bazel", "", "10.0.0.1",
+        java.time.Instant.now());
+    var leaked = new AcKey("", DigestFunction.SHA256, digest(bytes(11)).hash());
+    var kept = new AcKey("", DigestFunction.SHA256, digest(bytes(12)).hash());
+    a.put(leaked, new AcEntry(AcEntry.Kind.RAW, new byte[] {1}, by));
+    a.put(kept, new AcEntry(AcEntry.Kind.RAW, new byte[] {2}, new dev.buckcache.storage.Provenance(
+        "release", "bazel", "", "10.0.0.2", java.time.Instant.now())));
+    // The writer travels with the bucket copy: node B, which fetched it, can purge it too.
+    assertThat(b.get(leaked)).isPresent();
+    java.util.function.Predicate<dev.buckcache.storage.Provenance> isLeaked =
+        w -> w.subject().equals("leaked");
+    assertThat(b.purgeActionCache(isLeaked, true)).containsExactly(leaked);
+
+    bucket.down = true;
+    assertThatThrownBy(() -> a.purgeActionCache(isLeaked, false))
+        .isInstanceOf(dev.buckcache.storage.StorageException.Unavailable.class)
+        .hasMessageContaining("run it again");
+    assertThat(a.purgeActionCache(isLeaked, true)).as("nothing purged locally").containsExactly(leaked);
+    bucket.down = false;
+
+    assertThat(a.purgeActionCache(isLeaked, false)).containsExactly(leaked);
+    assertThat(bucket.objects).doesNotContainKey(a.acKey(leaked)).containsKey(a.acKey(kept));
+    assertThat(a.get(leaked)).isEmpty();
+    assertThat(a.get(kept)).isPresent();
+  }
+
+  @Test
   void async_writesGoOnWhileTheBucketIsDown_andTheQueueDrainsWhenItIsBack() {
     var a = node(dirA, 0, S3Settings.Durability.ASYNC, 100);
     var b = node(dirB, 0);
