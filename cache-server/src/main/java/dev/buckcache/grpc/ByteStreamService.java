@@ -161,7 +161,7 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
         }
         reading = true;
       }
-      var unused = offload.run(0, this::next).whenComplete(this::sent);
+      var unused = offload.next(this::next).whenComplete(this::sent);
     }
 
     private void sent(byte[] bytes, Throwable error) {
@@ -320,11 +320,14 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
 
     private CompletableFuture<Void> stepAsync(WriteRequest request, long n) {
       boolean skip;
+      boolean first;
       synchronized (this) {
         skip = finished;
+        first = upload == null;
       }
+      // The step that opens the upload is admitted like any new work; the rest run ahead.
       var step = skip ? CompletableFuture.<Void>completedFuture(null)
-          : offload.run(0, () -> step(request));
+          : first ? offload.run(0, () -> step(request)) : offload.next(() -> step(request));
       return step.handle((v, e) -> {
         stepped(n, e);
         return null;

@@ -57,6 +57,14 @@ final class Offload {
     return executor.submit(Context.current().wrap(work)).whenComplete((v, e) -> release(bytes));
   }
 
+  /**
+   * Runs the next step of a call already under way (a stream's next chunk) on the storage
+   * executor, ahead of new work and never shed (see {@link StorageExecutor#submitNext}).
+   */
+  <T> CompletableFuture<T> next(Callable<T> work) {
+    return executor.submitNext(Context.current().wrap(work));
+  }
+
   /** Claims budget held beyond one piece of work (e.g. an upload's buffer); false if full. */
   boolean claim(long bytes) {
     return bytes <= 0 || executor.tryAcquireBytes(bytes);

@@ -172,7 +172,7 @@ final class GetExchange extends Exchange {
       return;
     }
     reading = true;
-    onLoop(deps.executor().submit(() -> nextPiece(r)), (bytes, error) -> {
+    onLoop(deps.executor().submitNext(() -> nextPiece(r)), (bytes, error) -> {
       reading = false;
       if (aborted) {
         return; // the connection is gone; abort() closed the reader

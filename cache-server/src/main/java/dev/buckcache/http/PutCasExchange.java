@@ -155,7 +155,7 @@ final class PutCasExchange extends Exchange {
       paused = true;
       ctx.channel().config().setAutoRead(false);
     }
-    lane = lane.thenCompose(v -> deps.executor().<Void>submit(() -> {
+    lane = lane.thenCompose(v -> deps.executor().<Void>submitNext(() -> {
       try {
         if (failure == null && !aborted) {
           writer.write(content.content().nioBuffer());
@@ -188,7 +188,7 @@ final class PutCasExchange extends Exchange {
   }
 
   private void commit() {
-    var done = lane.thenCompose(v -> deps.executor().<Void>submit(() -> {
+    var done = lane.thenCompose(v -> deps.executor().<Void>submitNext(() -> {
       var problem = failure;
       if (problem != null) {
         throw problem instanceof RuntimeException re ? re : new StorageException.Failure(

@@ -1,9 +1,9 @@
 package dev.buckcache.storage;
 
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -21,6 +21,15 @@ import org.slf4j.LoggerFactory;
  * operation that waited longer (a starved CPU, a slow disk) fails with Busy when its turn comes
  * instead of running, so its client hears 503 / RESOURCE_EXHAUSTED and retries, rather than
  * waiting past its deadline while the server does work no one will read.
+ *
+ * <p>Admission is decided once per operation. A streamed read or upload is many steps (a chunk
+ * each); its first step queues as above ({@link #submit}), and every later one
+ * ({@link #submitNext}) runs ahead of all new operations and is never shed. Otherwise each step
+ * would wait its turn behind new arrivals, and a stream of eight chunks on a saturated server
+ * could spend eight queue waits, far past its client's deadline, with all the work done for it
+ * wasted. Finishing what was admitted is also what frees its reader, writer and claim soonest.
+ * Later steps need no bound of their own: a stream has at most one queued at a time, and open
+ * streams are bounded by the byte budget.
  *
  * <p>Two more duties, both shared by HTTP and gRPC:
  * <ul>
@@ -42,6 +51,10 @@ public final class StorageExecutor implements AutoCloseable {
   /** The longest an operation may wait in the queue before it is refused instead of run. */
   public static final java.time.Duration MAX_QUEUE_WAIT = java.time.Duration.ofSeconds(5);
   private final long maxQueueWaitNanos;
+  /** New operations submitted and not yet finished, at most threads + queue length. */
+  private final AtomicInteger admitted = new AtomicInteger();
+  private final int maxAdmitted;
+  private final AtomicLong sequence = new AtomicLong();
   private final java.util.concurrent.atomic.LongAdder shed = new java.util.concurrent.atomic.LongAdder();
 
   public StorageExecutor(int threads, int queueLength, long maxInflightBytes) {
@@ -53,8 +66,11 @@ public final class StorageExecutor implements AutoCloseable {
       java.time.Duration maxQueueWait) {
     this.maxQueueWaitNanos = maxQueueWait.toNanos();
     var counter = new AtomicInteger();
+    this.maxAdmitted = threads + queueLength;
+    // Unbounded in itself: admitted bounds the new operations in it, and each stream has at
+    // most one later step queued. Steps order ahead of new operations, each lane FIFO.
     this.pool = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
-        new ArrayBlockingQueue<>(queueLength), r -> {
+        new PriorityBlockingQueue<>(), r -> {
           var t = new Thread(r, "buckcache-storage-" + counter.incrementAndGet());
           t.setDaemon(true);
           return t;
@@ -89,12 +105,21 @@ public final class StorageExecutor implements AutoCloseable {
     }
   }
 
-  /** Runs {@code work} on the pool; the future fails with Busy when the pool is saturated. */
+  /**
+   * Runs a new operation's {@code work} on the pool; the future fails with Busy when the pool
+   * and queue are full, or when it waited longer than the limit for its turn.
+   */
   public <T> CompletableFuture<T> submit(Callable<T> work) {
     var future = new CompletableFuture<T>();
+    if (admitted.incrementAndGet() > maxAdmitted) {
+      admitted.decrementAndGet();
+      future.completeExceptionally(new StorageException.Busy(
+          "storage is saturated (" + pool.getQueue().size() + " operations queued); retry"));
+      return future;
+    }
     long queued = System.nanoTime();
-    try {
-      pool.execute(() -> {
+    execute(new Task(false, () -> {
+      try {
         long waited = System.nanoTime() - queued;
         if (waited > maxQueueWaitNanos) {
           shed.increment();
@@ -103,17 +128,64 @@ public final class StorageExecutor implements AutoCloseable {
               + "(the limit is " + TimeUnit.NANOSECONDS.toMillis(maxQueueWaitNanos) + " ms); retry"));
           return;
         }
-        try {
-          future.complete(work.call());
-        } catch (Throwable t) {
-          future.completeExceptionally(t);
-        }
-      });
-    } catch (RejectedExecutionException e) {
-      future.completeExceptionally(new StorageException.Busy(
-          "storage is saturated (" + pool.getQueue().size() + " operations queued); retry"));
-    }
+        complete(future, work);
+      } finally {
+        admitted.decrementAndGet();
+      }
+    }), future);
     return future;
+  }
+
+  /**
+   * Runs the next step of an operation already under way (a stream's next chunk, its commit):
+   * ahead of every new operation, never shed for waiting. The caller must have no other step
+   * of the same operation queued.
+   */
+  public <T> CompletableFuture<T> submitNext(Callable<T> work) {
+    var future = new CompletableFuture<T>();
+    execute(new Task(true, () -> complete(future, work)), future);
+    return future;
+  }
+
+  private static <T> void complete(CompletableFuture<T> future, Callable<T> work) {
+    try {
+      future.complete(work.call());
+    } catch (Throwable t) {
+      future.completeExceptionally(t);
+    }
+  }
+
+  private void execute(Task task, CompletableFuture<?> future) {
+    try {
+      pool.execute(task);
+    } catch (RejectedExecutionException e) { // shut down
+      if (!task.next) {
+        admitted.decrementAndGet();
+      }
+      future.completeExceptionally(new StorageException.Busy("the server is stopping; retry"));
+    }
+  }
+
+  /** A queued piece of work: later steps first, then first come, first served. */
+  private final class Task implements Runnable, Comparable<Task> {
+    final boolean next;
+    final long order = sequence.getAndIncrement();
+    final Runnable body;
+
+    Task(boolean next, Runnable body) {
+      this.next = next;
+      this.body = body;
+    }
+
+    @Override
+    public void run() {
+      body.run();
+    }
+
+    @Override
+    public int compareTo(Task other) {
+      return next != other.next ? (next ? -1 : 1) : Long.compare(order, other.order);
+    }
   }
 
   /**

@@ -55,6 +55,53 @@ class StorageExecutorTest {
   }
 
   @Test
+  void submitNext_runsAheadOfQueuedNewWork_andIsNeverShed() throws Exception {
+    var release = new CountDownLatch(1);
+    var order = new java.util.concurrent.ConcurrentLinkedQueue<String>();
+    try (var executor = new StorageExecutor(1, 10, 1 << 20, java.time.Duration.ofMillis(200))) {
+      var blocker = executor.submit(() -> release.await(10, TimeUnit.SECONDS));
+      var fresh = new ArrayList<CompletableFuture<Integer>>();
+      for (int i = 0; i < 3; i++) {
+        int n = i;
+        fresh.add(executor.submit(() -> {
+          order.add("new " + n);
+          return n;
+        }));
+      }
+      var step = executor.submitNext(() -> {
+        order.add("step");
+        return 7;
+      });
+      Thread.sleep(400); // everything queued has now waited past the 200 ms limit
+      release.countDown();
+      assertThat(blocker.get(5, TimeUnit.SECONDS)).isTrue();
+      assertThat(step.get(5, TimeUnit.SECONDS)).as("a later step is never shed").isEqualTo(7);
+      for (var f : fresh) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS))
+            .hasCauseInstanceOf(StorageException.Busy.class);
+      }
+      assertThat(order).containsExactly("step");
+      assertThat(executor.shed()).isEqualTo(3);
+    }
+    // Later steps do not count against the queue: with it full, one still runs.
+    try (var executor = new StorageExecutor(1, 10, 1 << 20)) {
+      var gate = new CountDownLatch(1);
+      var busy = new ArrayList<CompletableFuture<Boolean>>();
+      for (int i = 0; i < 11; i++) {
+        busy.add(executor.submit(() -> gate.await(10, TimeUnit.SECONDS)));
+      }
+      assertThat(executor.submit(() -> true)).as("pool and queue full").isCompletedExceptionally();
+      var late = executor.submitNext(() -> "ran");
+      gate.countDown();
+      assertThat(late.get(5, TimeUnit.SECONDS)).isEqualTo("ran");
+      for (var f : busy) {
+        assertThat(f.get(5, TimeUnit.SECONDS)).isTrue();
+      }
+      assertThat(executor.submit(() -> 2).get(5, TimeUnit.SECONDS)).as("the count came back").isEqualTo(2);
+    }
+  }
+
+  @Test
   void inflightBytes_capped_butOneLargeRequestAlwaysFits() {
     try (var executor = new StorageExecutor(1, 1, 1000)) {
       assertThat(executor.tryAcquireBytes(5000)).as("alone, even over the cap").isTrue();
