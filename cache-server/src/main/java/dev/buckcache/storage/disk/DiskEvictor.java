@@ -286,9 +286,13 @@ final class DiskEvictor implements AutoCloseable {
         var options = new ReadOptions().setIterateLowerBound(bound).setIterateUpperBound(upper);
         var it = db.db.newIterator(db.log, options)) {
       it.seekToFirst();
-      while (logicalUsed() > target && it.isValid()) {
-        var records = new ArrayList<byte[][]>(BATCH);
+      while (it.isValid()) {
+        // Read once: writers and deletes move it, and a second read could find nothing to do.
         long excess = logicalUsed() - target;
+        if (excess <= 0) {
+          break;
+        }
+        var records = new ArrayList<byte[][]>(BATCH);
         for (int i = 0; i < BATCH && it.isValid() && excess > 0; i++, it.next()) {
           records.add(new byte[][] {it.key(), it.value()});
           excess -= Keys.logStoredBytes(it.value());
