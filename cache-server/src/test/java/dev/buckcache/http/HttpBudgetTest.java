@@ -123,8 +123,12 @@ class HttpBudgetTest {
     assertThat(HttpHarness.rawUntil(first, "\r\n0\r\n\r\n")).startsWith("HTTP/1.1 200");
     assertThat(h.executor.inflightBytes()).as("returned once the stream is sent").isZero();
 
+    // A blob of its own, streamed from disk like the first (the first may now be a memory hit).
+    var other = blob(1 << 20);
+    h.store.put(dev.buckcache.digest.Digest.of(DigestFunction.SHA256, other), other);
     var dropped = h.connect();
-    HttpHarness.send(dropped, get);
+    HttpHarness.send(dropped, "GET /cas/" + DigestFunction.SHA256.hash(other)
+        + " HTTP/1.1\nHost: x\nAccept-Encoding: zstd\n\n");
     awaitInflight(twoPieces);
     var unused = dropped.close(); // a client gone mid-stream
     h.awaitQuiet();
