@@ -3,9 +3,12 @@ package dev.buckcache.storage.memory;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.buckcache.storage.StoreKey;
+import io.netty.util.AbstractReferenceCounted;
+import io.netty.util.IllegalReferenceCountException;
+import io.netty.util.ReferenceCounted;
+import io.netty.util.internal.PlatformDependent;
 import java.util.List;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
@@ -13,7 +16,7 @@ import java.util.function.Function;
  * Design notes
  *
  * Off the heap. The bytes of each entry live in native memory that this tier allocates and frees
- * itself (malloc and free through the JDK's Unsafe, see NativeBytes), so the tier's bound is its own and not part
+ * itself (malloc and free through Netty's PlatformDependent), so the tier's bound is its own and not part
  * of -Xmx or -XX:MaxDirectMemorySize: a 512 MB tier no longer needs a heap of about 1 GB beside
  * it, and the collector never marks or copies it. Only the index (Caffeine's nodes, the keys and
  * a small Value per entry) stays on the heap.
@@ -40,9 +43,7 @@ public final class MemoryTier implements AutoCloseable {
   public record Hit(byte kind, byte[] bytes, long ringOffset) {}
 
   /** A cached entry: its kind, its length, its ring offset and its bytes off the heap. */
-  public static final class Value {
-    /** The cache's reference plus one per reader copying; the memory is freed at 0. */
-    private final AtomicInteger refs = new AtomicInteger(1);
+  public static final class Value extends AbstractReferenceCounted {
     private final byte kind;
     private final int length;
     /** Native memory, or 0 with the bytes in {@link #heap} (a JVM without Unsafe, or empty). */
@@ -56,8 +57,9 @@ public final class MemoryTier implements AutoCloseable {
       this.length = length;
       this.ringOffset = ringOffset;
       this.held = held;
-      if (length > 0 && NativeBytes.AVAILABLE) {
-        address = NativeBytes.copyOf(bytes, length);
+      if (length > 0 && PlatformDependent.hasUnsafe()) {
+        address = PlatformDependent.allocateMemory(length);
+        PlatformDependent.copyMemory(bytes, 0, address, length);
         heap = null;
         held.add(length);
       } else {
@@ -76,32 +78,35 @@ public final class MemoryTier implements AutoCloseable {
 
     /** A heap copy of the entry, or null if it was evicted (and freed) since it was looked up. */
     Hit copy() {
-      if (!tryRetain()) {
+      try {
+        retain();
+      } catch (IllegalReferenceCountException e) {
         return null;
       }
       try {
-        var bytes = address != 0 ? NativeBytes.read(address, length) : heap.clone();
+        var bytes = new byte[length];
+        if (address != 0) {
+          PlatformDependent.copyMemory(address, bytes, 0, length);
+        } else {
+          System.arraycopy(heap, 0, bytes, 0, length);
+        }
         return new Hit(kind, bytes, ringOffset);
       } finally {
         release();
       }
     }
 
-    private boolean tryRetain() {
-      for (int n = refs.get(); n > 0; n = refs.get()) {
-        if (refs.compareAndSet(n, n + 1)) {
-          return true;
-        }
-      }
-      return false;
-    }
-
-    /** Drops one reference; the last one frees the memory. */
-    void release() {
-      if (refs.decrementAndGet() == 0 && address != 0) {
-        NativeBytes.free(address);
+    @Override
+    protected void deallocate() {
+      if (address != 0) {
+        PlatformDependent.freeMemory(address);
         held.add(-length);
       }
+    }
+
+    @Override
+    public ReferenceCounted touch(Object hint) {
+      return this;
     }
   }
 
