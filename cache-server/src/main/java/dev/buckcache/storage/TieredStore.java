@@ -18,8 +18,7 @@ import java.util.concurrent.atomic.LongAdder;
 /*
  * Design notes
  *
- * Write-through: every entry is written to disk; small ones are also kept in memory (off the
- * heap: see MemoryTier). Memory is a
+ * Write-through: every entry is written to disk; small ones are also kept in memory. Memory is a
  * subset of disk (eviction on disk invalidates memory), so a presence check can trust either tier.
  * Memory hits keep the disk copy's recency moving via its remembered ring offset, without a disk
  * read. Disk reads of small entries load through Caffeine, so concurrent misses for one key read
@@ -75,7 +74,7 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     var key = StoreKey.cas(digest);
     var hit = memoryHit(key);
     if (hit != null) {
-      return hit.length() == digest.size();
+      return hit.bytes().length == digest.size();
     }
     var entry = disk.find(key);
     return entry != null && entry.size() == digest.size();
@@ -88,7 +87,7 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     for (var d : digests) {
       var key = StoreKey.cas(d);
       var hit = d.isEmpty() ? null : memoryHit(key);
-      if (!d.isEmpty() && (hit == null || hit.length() != d.size())) {
+      if (!d.isEmpty() && (hit == null || hit.bytes().length != d.size())) {
         toCheck.add(d);
         keys.add(key);
       }
@@ -130,9 +129,8 @@ public final class TieredStore implements CacheStore, AutoCloseable {
   @Override
   public byte[] peek(DigestFunction function, String hash) {
     var key = StoreKey.cas(new Digest(function, hash, 0));
-    var hit = memory.get(key);
+    var hit = memoryHit(key);
     if (hit != null) {
-      keepYoung(key, hit.ringOffset());
       counters.memoryHit(key);
       return hit.bytes();
     }
@@ -249,20 +247,18 @@ public final class TieredStore implements CacheStore, AutoCloseable {
 
   // ---------------------------------------------------------------------------------- shared
 
-  /** The memory tier's entry (length and ring offset only: no copy), or null. */
   private MemoryTier.Value memoryHit(StoreKey key) {
-    var v = memory.find(key);
+    var v = memory.get(key);
     if (v != null) {
-      keepYoung(key, v.ringOffset());
+      keepYoung(key, v);
     }
     return v;
   }
 
   /** The memory value (loading small disk entries into memory), else the disk entry in located. */
-  private MemoryTier.Hit memoryOrLoad(StoreKey key, DiskTier.Entry[] located) {
-    var hit = memory.get(key);
+  private MemoryTier.Value memoryOrLoad(StoreKey key, DiskTier.Entry[] located) {
+    var hit = memoryHit(key);
     if (hit != null) {
-      keepYoung(key, hit.ringOffset());
       counters.memoryHit(key);
       return hit;
     }
@@ -273,7 +269,7 @@ public final class TieredStore implements CacheStore, AutoCloseable {
         return null;
       }
       var bytes = disk.readWhole(entry);
-      return bytes == null ? null : new MemoryTier.Hit(entry.kind(), bytes, entry.ringOffset());
+      return bytes == null ? null : new MemoryTier.Value(entry.kind(), bytes, entry.ringOffset());
     });
     if (loaded != null && located[0] != null) {
       counters.diskHit(key);
@@ -284,8 +280,8 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     return loaded;
   }
 
-  private void keepYoung(StoreKey key, long ringOffset) {
-    if (disk.isOld(ringOffset)) {
+  private void keepYoung(StoreKey key, MemoryTier.Value v) {
+    if (disk.isOld(v.ringOffset())) {
       disk.scheduleRefresh(key);
     }
   }
@@ -339,20 +335,12 @@ public final class TieredStore implements CacheStore, AutoCloseable {
 
   @Override
   public void close() {
-    try {
-      disk.close();
-    } finally {
-      memory.close();
-    }
+    disk.close();
   }
 
   /** Closes within {@code timeout}: background threads stopped, open readers closed, then disk. */
   public void close(java.time.Duration timeout) {
-    try {
-      disk.close(timeout);
-    } finally {
-      memory.close();
-    }
+    disk.close(timeout);
   }
 
   /** Sends verified bytes to a disk write and, on commit, the whole value to memory if small. */
@@ -408,8 +396,9 @@ public final class TieredStore implements CacheStore, AutoCloseable {
       write.commit();
       counted.close();
       if (copy != null && copied == total) {
+        var bytes = copy.length == copied ? copy : java.util.Arrays.copyOf(copy, copied);
         var entry = disk.find(key);
-        memory.put(key, kind, copy, copied, entry == null ? 0 : entry.ringOffset());
+        memory.put(key, new MemoryTier.Value(kind, bytes, entry == null ? 0 : entry.ringOffset()));
       }
     }
 
