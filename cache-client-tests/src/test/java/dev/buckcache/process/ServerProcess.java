@@ -54,6 +54,11 @@ public final class ServerProcess implements AutoCloseable {
     var command = new ArrayList<String>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(jvm);
+    // Extra JVM options for every server a test starts, for profiling (e.g. -XX:StartFlightRecording).
+    var extra = System.getenv().getOrDefault("BUCKCACHE_TEST_JVM_OPTS", "").trim();
+    if (!extra.isEmpty()) {
+      command.addAll(List.of(extra.split("\\s+")));
+    }
     // Tests hunt leaks; a benchmark run sets BUCKCACHE_TEST_LEAK_DETECTION=disabled.
     command.add("-Dio.netty.leakDetection.level="
         + System.getenv().getOrDefault("BUCKCACHE_TEST_LEAK_DETECTION", "paranoid"));

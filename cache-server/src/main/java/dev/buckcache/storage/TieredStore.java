@@ -168,18 +168,100 @@ public final class TieredStore implements CacheStore, AutoCloseable {
 
   @Override
   public BlobWriter newWriter(Digest digest) {
-    checkSize(digest.size(), "blob " + digest);
-    long budget = disk.stats().budgetBytes();
-    if (digest.size() > budget) {
-      throw new StorageException.StoreFull("blob " + digest + " is larger than the whole store ("
-          + budget + " bytes for data within max_size)", null);
-    }
+    admit(digest);
     if (digest.isEmpty() || contains(digest)) {
       return new VerifyingWriter(digest, VerifyingWriter.DISCARD);
     }
     var key = StoreKey.cas(digest);
     var write = disk.begin(key, DiskTier.KIND_CAS, digest.size());
     return new VerifyingWriter(digest, new DiskSink(key, DiskTier.KIND_CAS, write));
+  }
+
+  /** Refuses a blob over the size limit or larger than the whole store. */
+  private void admit(Digest digest) {
+    checkSize(digest.size(), "blob " + digest);
+    long budget = disk.stats().budgetBytes();
+    if (digest.size() > budget) {
+      throw new StorageException.StoreFull("blob " + digest + " is larger than the whole store ("
+          + budget + " bytes for data within max_size)", null);
+    }
+  }
+
+  /**
+   * A batch's small raw blobs are verified one by one, then the ones not yet stored go to disk
+   * together in one RocksDB write ({@link DiskTier#writeAll}) and into the memory tier. Blobs
+   * sent as zstd, larger than one chunk, or whose length is not the digest's take the one-by-one
+   * path. Each outcome is what that path would give the blob alone.
+   */
+  @Override
+  public List<RuntimeException> putAll(List<BatchBlob> blobs) {
+    var out = new RuntimeException[blobs.size()];
+    var positions = new ArrayList<Integer>();
+    var contents = new ArrayList<byte[]>();
+    for (int i = 0; i < blobs.size(); i++) {
+      var blob = blobs.get(i);
+      var digest = blob.digest();
+      try {
+        if (blob.zstd() || digest.isEmpty() || digest.size() > chunkSize
+            || blob.data().remaining() != digest.size()) {
+          BlobStore.write(newWriter(digest), blob);
+          continue;
+        }
+        admit(digest);
+        var bytes = new byte[(int) digest.size()];
+        blob.data().duplicate().get(bytes);
+        VerifyingWriter.verify(digest, bytes);
+        positions.add(i);
+        contents.add(bytes);
+      } catch (RuntimeException e) {
+        out[i] = e;
+      }
+    }
+    var absentKeys = new ArrayList<StoreKey>();
+    var absent = new ArrayList<Integer>();
+    for (int k = 0; k < positions.size(); k++) {
+      var key = StoreKey.cas(blobs.get(positions.get(k)).digest());
+      var hit = memoryHit(key);
+      if (hit == null || hit.bytes().length != contents.get(k).length) {
+        absentKeys.add(key);
+        absent.add(k);
+      }
+    }
+    if (!absent.isEmpty()) {
+      storeAbsent(out, positions, contents, absentKeys, absent);
+    }
+    return java.util.Arrays.asList(out);
+  }
+
+  /** Writes the batch blobs that neither tier holds (their presence on disk checked at once). */
+  private void storeAbsent(RuntimeException[] out, List<Integer> positions,
+      List<byte[]> contents, List<StoreKey> absentKeys, List<Integer> absent) {
+    try {
+      var sizes = disk.sizesOf(absentKeys);
+      var newKeys = new ArrayList<StoreKey>();
+      var newContents = new ArrayList<byte[]>();
+      for (int j = 0; j < sizes.length; j++) {
+        var bytes = contents.get(absent.get(j));
+        if (sizes[j] != bytes.length) {
+          newKeys.add(absentKeys.get(j));
+          newContents.add(bytes);
+        }
+      }
+      if (newKeys.isEmpty()) {
+        return;
+      }
+      var offsets = disk.writeAll(newKeys, newContents);
+      for (int j = 0; j < offsets.length; j++) {
+        if (offsets[j] >= 0) {
+          memory.put(newKeys.get(j), new MemoryTier.Value(DiskTier.KIND_CAS, newContents.get(j),
+              offsets[j]));
+        }
+      }
+    } catch (RuntimeException e) {
+      for (int j : absent) {
+        out[positions.get(j)] = e;
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------- AC

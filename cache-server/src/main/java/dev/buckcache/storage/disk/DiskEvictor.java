@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -318,14 +317,14 @@ final class DiskEvictor implements AutoCloseable {
   /** Deletes a batch of log records and the index records that still point at them. */
   private List<StoreKey> evictRecords(List<byte[][]> records) {
     var keys = new ArrayList<StoreKey>();
-    var locks = new IdentityHashMap<ReentrantLock, Boolean>();
+    var named = new ArrayList<StoreKey>();
     for (var r : records) {
       var entryKey = Keys.logEntryKey(r[1]);
       if (entryKey.length > 0) {
-        locks.put(tier.lockFor(StoreKey.wrap(entryKey)), Boolean.TRUE);
+        named.add(StoreKey.wrap(entryKey));
       }
     }
-    locks.keySet().forEach(ReentrantLock::lock);
+    var locks = tier.lockAll(named);
     try (var batch = new WriteBatch()) {
       long freed = 0;
       for (var r : records) {
@@ -348,7 +347,7 @@ final class DiskEvictor implements AutoCloseable {
     } catch (RocksDBException e) {
       throw DiskErrors.wrap(e, "evicting");
     } finally {
-      locks.keySet().forEach(ReentrantLock::unlock);
+      DiskTier.unlock(locks);
     }
     return keys;
   }

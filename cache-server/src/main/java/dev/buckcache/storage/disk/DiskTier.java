@@ -60,8 +60,15 @@ import org.slf4j.LoggerFactory;
  * approximate range size, so eviction reclaims their space: nothing leaks, nothing partial is
  * readable (there is no index record).
  *
+ * Batches. A gRPC BatchUpdateBlobs of small blobs (each at most one chunk) is verified above
+ * this tier and committed by writeAll as one WriteBatch: every blob's data, log and index record
+ * and the counters, so one WAL append for the request where one commit per blob cost one each
+ * (and a disk-space check each). It needs no pending record: nothing is written before the
+ * batch, and the batch is atomic, so a crash keeps all of it or none.
+ *
  * Concurrency. Index mutations for one key (commit, refresh, eviction) hold that key's lock
- * stripe; readers take no locks. Streaming reads use an iterator, which pins the files it reads,
+ * stripe; readers take no locks. Whoever holds several stripes (an eviction batch, writeAll)
+ * takes them through lockAll, in stripe order, so two of them never deadlock. Streaming reads use an iterator, which pins the files it reads,
  * so eviction cannot tear a read in progress.
  *
  * Space. The budget keeps free what RocksDB's flushes, WAL and compactions need (SpacePlan, sized
@@ -559,8 +566,105 @@ public final class DiskTier implements AutoCloseable {
   }
 
   ReentrantLock lockFor(StoreKey key) {
+    return stripes[stripeOf(key)];
+  }
+
+  private int stripeOf(StoreKey key) {
     int h = key.hashCode();
-    return stripes[(h ^ (h >>> 16)) & (stripes.length - 1)];
+    return (h ^ (h >>> 16)) & (stripes.length - 1);
+  }
+
+  /**
+   * Locks the stripes of all these keys, in stripe order, and returns them for {@link #unlock}.
+   * Whoever holds more than one stripe takes them this way, so two such holders never deadlock.
+   */
+  List<ReentrantLock> lockAll(Iterable<StoreKey> keys) {
+    var taken = new java.util.BitSet(stripes.length);
+    keys.forEach(k -> taken.set(stripeOf(k)));
+    var locks = new ArrayList<ReentrantLock>(taken.cardinality());
+    for (int i = taken.nextSetBit(0); i >= 0; i = taken.nextSetBit(i + 1)) {
+      stripes[i].lock();
+      locks.add(stripes[i]);
+    }
+    return locks;
+  }
+
+  static void unlock(List<ReentrantLock> locks) {
+    for (int i = locks.size() - 1; i >= 0; i--) {
+      locks.get(i).unlock();
+    }
+  }
+
+  /**
+   * Stores small CAS blobs (each at most one chunk, none empty) in one atomic RocksDB batch: one
+   * WAL append and one memtable insert for the lot, where {@link #begin} costs one of each per
+   * blob. The caller has verified the content. A key already stored, or a repeat within the
+   * batch, is left as it is. Returns each blob's ring offset, or -1 where it was already there.
+   */
+  public long[] writeAll(List<StoreKey> keys, List<byte[]> contents) {
+    if (db.readOnly) {
+      throw new IllegalStateException("the store was opened read-only");
+    }
+    int n = keys.size();
+    var values = new byte[n][];
+    long encoded = 0;
+    for (int i = 0; i < n; i++) {
+      var raw = contents.get(i);
+      if (raw.length == 0 || raw.length > settings.chunkSize()) {
+        throw new IllegalArgumentException("a batch entry must be 1.." + settings.chunkSize()
+            + " bytes, not " + raw.length);
+      }
+      values[i] = codec.encode(raw, raw.length);
+      encoded += values[i].length;
+    }
+    reserve(encoded);
+    var out = new long[n];
+    var locks = lockAll(keys);
+    var seqs = new ArrayList<Long>(n);
+    try {
+      var existing = lookupAll(keys);
+      var seen = new java.util.HashSet<StoreKey>();
+      long stored = 0;
+      for (int i = 0; i < n; i++) {
+        boolean fresh = existing.get(i) == null && seen.add(keys.get(i));
+        out[i] = fresh ? 0 : -1;
+        stored += fresh ? values[i].length : 0;
+      }
+      if (seen.isEmpty()) {
+        return out;
+      }
+      checkOpen();
+      long offset = head.getAndAdd(stored);
+      try (var batch = new WriteBatch()) {
+        for (int i = 0; i < n; i++) {
+          if (out[i] < 0) {
+            continue;
+          }
+          long seq = allocateSeq();
+          seqs.add(seq);
+          var key = keys.get(i);
+          var meta = new EntryMeta(seq, offset, contents.get(i).length, values[i].length, 1,
+              settings.chunkSize(), KIND_CAS);
+          batch.put(db.data, Keys.chunk(seq, 0), values[i]);
+          batch.put(db.log, Keys.seq(seq), Keys.logRecord(values[i].length, key.bytes()));
+          batch.put(db.index, key.bytes(), meta.encode());
+          out[i] = offset;
+          offset += values[i].length;
+        }
+        batch.merge(db.counters, RocksLayout.HEAD, Keys.counter(stored));
+        batch.merge(db.counters, RocksLayout.ENTRIES, Keys.counter(seen.size()));
+        db.db.write(db.writeOptions, batch);
+      } catch (RocksDBException e) {
+        head.addAndGet(-stored);
+        throw DiskErrors.wrap(e, "committing a batch of " + seen.size() + " blobs");
+      }
+      entries.addAndGet(seen.size());
+    } finally {
+      unlock(locks);
+      seqs.forEach(pendingSeqs::remove);
+    }
+    committed();
+    return out;
   }
 
   /** Space for {@code bytes} more: waits for eviction if needed, or fails with StoreFull. */

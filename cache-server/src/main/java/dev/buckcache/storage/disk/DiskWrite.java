@@ -8,7 +8,8 @@ import org.rocksdb.WriteBatch;
  * One entry being written. Bytes are cut into chunks of {@code chunkSize}; an entry that fits in
  * one chunk is written by its commit batch alone (one RocksDB write per small blob). Larger
  * entries write chunks as they fill, after recording their seq in {@code pending} so a crash
- * cannot leak them. Single-threaded: one upload feeds it.
+ * cannot leak them. Single-threaded: one upload feeds it. (Many small blobs at once take
+ * {@link DiskTier#writeAll} instead: one batch for all of them.)
  */
 public final class DiskWrite {
   private static final byte[] NO_KEY = new byte[0];
