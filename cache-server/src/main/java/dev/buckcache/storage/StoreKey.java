@@ -35,12 +35,12 @@ public final class StoreKey {
   }
 
   private static StoreKey of(byte kind, DigestFunction fn, String hex, byte[] suffix) {
-    var hash = Hex.decode(hex);
-    var out = new byte[2 + hash.length + suffix.length];
+    int hashLength = hex.length() / 2;
+    var out = new byte[2 + hashLength + suffix.length];
     out[0] = kind;
     out[1] = fn.id();
-    System.arraycopy(hash, 0, out, 2, hash.length);
-    System.arraycopy(suffix, 0, out, 2 + hash.length, suffix.length);
+    Hex.decodeInto(hex, out, 2);
+    System.arraycopy(suffix, 0, out, 2 + hashLength, suffix.length);
     return new StoreKey(out);
   }
 
