@@ -35,6 +35,7 @@ RUN groupadd --system --gid 10001 buckcache \
     && mkdir -p /data /opt/buckcache \
     && chown buckcache:buckcache /data
 COPY --from=build /buckcache.jar /opt/buckcache/buckcache.jar
+COPY scripts/memory-flags /opt/buckcache/memory-flags
 # Start-up: a class-data-sharing archive (AppCDS) of the classes a server start loads, made by
 # one training start of this image's own JVM on loopback: the port opens in about 1.0 s instead
 # of 1.7 s. A JVM that cannot use the archive ignores it.
@@ -49,6 +50,8 @@ RUN java -XX:ArchiveClassesAtExit=/opt/buckcache/buckcache.jsa -Xlog:cds=off -Xl
 USER 10001:10001
 WORKDIR /data
 # Half the container's memory for the heap: RocksDB and Netty's direct buffers live outside it.
+# BUCKCACHE_MEMORY_LIMIT (or --memory-limit) sizes heap, direct buffers and RocksDB from one
+# number instead; set it a tenth under the container's limit (see README, "Memory").
 ENV BUCKCACHE_DIR=/data \
     BUCKCACHE_HTTP_ADDRESS=0.0.0.0:8080 \
     BUCKCACHE_GRPC_ADDRESS=0.0.0.0:9092 \
@@ -59,7 +62,7 @@ EXPOSE 8080 9092
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["java", "-Xmx32m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", \
          "-jar", "/opt/buckcache/buckcache.jar", "healthcheck"]
-# A shell only to expand JAVA_OPTS; exec leaves java as PID 1, so `docker stop` (SIGTERM) gets
-# the graceful shutdown.
-ENTRYPOINT ["/bin/sh", "-c", "exec java -XX:SharedArchiveFile=/opt/buckcache/buckcache.jsa -Xlog:cds=off $JAVA_OPTS -jar /opt/buckcache/buckcache.jar \"$@\"", "buckcache"]
+# A shell only to expand JAVA_OPTS and the memory limit's JVM options (memory-flags); exec leaves
+# java as PID 1, so `docker stop` (SIGTERM) gets the graceful shutdown.
+ENTRYPOINT ["/bin/sh", "-c", "mem=$(/opt/buckcache/memory-flags --for \"$@\") || exit 2; exec java -XX:SharedArchiveFile=/opt/buckcache/buckcache.jsa -Xlog:cds=off $mem $JAVA_OPTS -jar /opt/buckcache/buckcache.jar \"$@\"", "buckcache"]
 CMD ["serve"]

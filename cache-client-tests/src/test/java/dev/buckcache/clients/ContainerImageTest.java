@@ -162,6 +162,29 @@ class ContainerImageTest {
         .contains("set AUTH_TOKEN");
   }
 
+  /** The entry point sizes the JVM from BUCKCACHE_MEMORY_LIMIT (or --memory-limit) first. */
+  @Test
+  void memoryLimit_entryPointSizesTheJvm_aBadOneRefusedBeforeJavaStarts() throws Exception {
+    var bad = podman(120, "run", "--rm", "--label", LABEL, IMAGE, "serve", "--memory-limit", "100MB");
+    assertThat(bad.exitCode()).as(bad.output()).isEqualTo(2);
+    assertThat(bad.output()).contains("memory limit 100MB is under the 512MiB minimum");
+    var name = "buckcache-test-" + UUID.randomUUID();
+    ok(podman(120, "run", "-d", "--name", name, "--label", LABEL, "-e", "BUCKCACHE_MEMORY_LIMIT=1GiB",
+        "-e", "BUCKCACHE_INSECURE_NO_AUTH=true", IMAGE), "podman run");
+    try {
+      String logs = "";
+      for (int i = 0; i < 600 && !logs.contains("buckcache ready"); i++) {
+        Thread.sleep(100);
+        logs = podman(30, "logs", name).output();
+      }
+      assertThat(logs).contains("memory: limit 1.1GB; heap max ")
+          .contains("direct buffers max 134.2MB, RocksDB cache and memtables 167.8MB")
+          .doesNotContain("may grow its heap");
+    } finally {
+      podman(60, "rm", "-f", "-t", "5", name);
+    }
+  }
+
   @Test
   void curlAndBazel_dataSurvivesRestartInTheVolume_healthcheckPasses_stopsCleanly() throws Exception {
     Clients.require("curl");

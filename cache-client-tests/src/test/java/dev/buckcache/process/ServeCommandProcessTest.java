@@ -57,6 +57,37 @@ class ServeCommandProcessTest {
     }
   }
 
+  /**
+   * --memory-limit with the JVM options scripts/memory-flags prints for it (what ./buckcache and
+   * the image pass): the ready line says what the process got. The same limit in a JVM whose
+   * heap may grow past the plan gets a warning naming the options.
+   */
+  @Test
+  void serve_memoryLimit_readyLineSaysTheSplit_aBiggerHeapIsWarnedAbout() throws Exception {
+    var flags = new ProcessBuilder("sh", Path.of("..", "scripts", "memory-flags").toString(), "1GiB")
+        .start();
+    var jvm = java.util.List.of(new String(flags.getInputStream().readAllBytes(),
+        java.nio.charset.StandardCharsets.UTF_8).trim().split(" ", -1));
+    assertThat(flags.waitFor()).isZero();
+    assertThat(jvm).containsExactly("-Xmx640m", "-XX:MaxDirectMemorySize=128m");
+    String[] args = {"serve", "--dir", dir.toString(), "--max-size", "64MB", "--memory-limit",
+        "1GiB", "--http-address", "127.0.0.1:0", "--grpc-address", "127.0.0.1:0"};
+    try (var server = ServerProcess.startWithJvm(Map.of(), jvm, args)) {
+      var ready = server.awaitLine("buckcache ready", WAIT);
+      assertThat(ready).contains("memory: limit 1.1GB; heap max ")
+          .contains("(memory tier 167.8MB, requests in flight 167.8MB)")
+          .contains("direct buffers max 134.2MB, RocksDB cache and memtables 167.8MB");
+      assertThat(String.join("\n", server.output())).doesNotContain("may grow its heap");
+      server.terminate(WAIT);
+    }
+    try (var server = ServerProcess.startWithJvm(Map.of(), java.util.List.of("-Xmx2g"), args)) {
+      var warning = server.awaitLine("may grow its heap", WAIT);
+      assertThat(warning).contains("add '-Xmx640m -XX:MaxDirectMemorySize=128m' to JAVA_OPTS");
+      assertThat(server.awaitLine("buckcache ready", WAIT)).contains("direct buffers max as the heap");
+      server.terminate(WAIT);
+    }
+  }
+
   @Test
   void version_printsProjectVersion() throws Exception {
     try (var p = ServerProcess.start(Map.of(), "--version")) {

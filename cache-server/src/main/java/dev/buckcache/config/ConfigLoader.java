@@ -39,6 +39,10 @@ public final class ConfigLoader {
   public static final Setting MEMORY_SIZE = new Setting("storage.memory_size",
       "BUCKCACHE_MEMORY_SIZE", "--memory-size", "SIZE", "512MB",
       "memory tier for small blobs, 0 = off; the default shrinks to a quarter of a small heap");
+  public static final Setting MEMORY_LIMIT = new Setting("server.memory_limit",
+      "BUCKCACHE_MEMORY_LIMIT", "--memory-limit", "SIZE", "off",
+      "one limit for the process (heap, direct buffers, RocksDB); ./buckcache and the image size"
+          + " the JVM from it");
   public static final Setting COMPRESSION = new Setting("storage.compression",
       "BUCKCACHE_COMPRESSION", "--compression", "zstd|none", "zstd", "disk encoding");
   public static final Setting ZSTD_LEVEL = new Setting("storage.zstd_level",
@@ -164,7 +168,7 @@ public final class ConfigLoader {
       "async: uploads that may wait at once (and at most a quarter of max_size of blob bytes); "
           + "beyond that, writes get 503 / UNAVAILABLE");
 
-  public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE,
+  public static final List<Setting> ALL = List.of(DIR, MAX_SIZE, CLEANUP, MEMORY_SIZE, MEMORY_LIMIT,
       COMPRESSION, ZSTD_LEVEL, MAX_BLOB_SIZE, MAX_INFLIGHT, HTTP_ADDRESS, HTTP_IDLE_TIMEOUT, HTTP_MAX_CONNECTIONS, GRPC_ADDRESS,
       GRPC_MAX_BATCH, AUTH_MODE, JWT_KEYS, JWT_HMAC, JWT_AUDIENCE, JWT_ISSUER, REVOCATION_FILE,
       STATIC_TOKEN_FILE, ANONYMOUS, ANONYMOUS_READS, STRICT_READ, TLS_CERT, TLS_KEY, TLS_CLIENT_CA,
@@ -228,12 +232,17 @@ public final class ConfigLoader {
     check(DiskSettings.validCleanupThreshold(cleanup), values, CLEANUP, "must be above 0.5 and "
         + "below 1, e.g. 0.8 (an eviction round frees less than half the budget, so an entry read "
         + "lately is never the next to go)");
+    var plan = get(values, MEMORY_LIMIT, v -> v.trim().equalsIgnoreCase("off") ? null
+        : MemoryPlan.of(Sizes.parse(v)));
+    // With a limit, what the heap holds is sized from the plan's heap even if this JVM has more.
+    long heap = plan == null ? maxHeap : Math.min(maxHeap, plan.heap());
+    String raise = plan == null ? "raise -Xmx in JAVA_OPTS" : "raise " + MEMORY_LIMIT.key();
     long memory = get(values, MEMORY_SIZE, Sizes::parse);
     if (values.get(MEMORY_SIZE.key()).source().equals("default")) {
-      memory = Math.min(memory, maxHeap / 4); // a small container still starts, with a smaller tier
+      memory = Math.min(memory, heap / 4); // a small container still starts, with a smaller tier
     }
-    check(memory <= maxHeap / 2, values, MEMORY_SIZE, "is more than half the JVM heap ("
-        + Sizes.format(maxHeap) + "); lower it or raise -Xmx in JAVA_OPTS");
+    check(memory <= heap / 2, values, MEMORY_SIZE, "is more than half the JVM heap ("
+        + Sizes.format(heap) + "); lower it or " + raise);
     var compression = get(values, COMPRESSION,
         v -> Compression.valueOf(v.trim().toUpperCase(Locale.ROOT)));
     int level = get(values, ZSTD_LEVEL, Integer::parseInt);
@@ -241,13 +250,13 @@ public final class ConfigLoader {
     long maxBlob = get(values, MAX_BLOB_SIZE, Sizes::parse);
     check(maxBlob > 0, values, MAX_BLOB_SIZE, "must be positive");
     long inflight = get(values, MAX_INFLIGHT,
-        v -> v.trim().equalsIgnoreCase("auto") ? maxHeap / 4 : Sizes.parse(v));
+        v -> v.trim().equalsIgnoreCase("auto") ? heap / 4 : Sizes.parse(v));
     check(inflight >= 1L << 20, values, MAX_INFLIGHT, "must be at least 1MiB");
-    check(inflight <= maxHeap / 2, values, MAX_INFLIGHT, "is more than half the JVM heap ("
-        + Sizes.format(maxHeap) + "); lower it or raise -Xmx in JAVA_OPTS");
+    check(inflight <= heap / 2, values, MAX_INFLIGHT, "is more than half the JVM heap ("
+        + Sizes.format(heap) + "); lower it or " + raise);
     var grace = get(values, SHUTDOWN_GRACE, ConfigLoader::parseDuration);
     var storage = new StorageConfig(Path.of(values.get(DIR.key()).value()), maxSize, cleanup,
-        memory, compression, level, maxBlob, inflight);
+        memory, compression, level, maxBlob, inflight, plan);
     var auth = authConfig(values);
     var tls = tlsConfig(values);
     boolean open = auth.mode() == AuthConfig.Mode.NONE && !tls.mutual()

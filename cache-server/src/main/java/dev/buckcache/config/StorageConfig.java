@@ -16,6 +16,7 @@ import java.nio.file.Path;
  * @param maxBlobSize largest blob accepted (storage.max_blob_size)
  * @param maxInflightBytes request bytes held in memory at once, both protocols together
  *     (storage.max_inflight_bytes)
+ * @param memory how server.memory_limit splits, or null without one
  */
 public record StorageConfig(
     Path dir,
@@ -25,7 +26,8 @@ public record StorageConfig(
     Compression compression,
     int zstdLevel,
     long maxBlobSize,
-    long maxInflightBytes) {
+    long maxInflightBytes,
+    MemoryPlan memory) {
 
   public StorageConfig {
     requireNonNull(dir, "dir");

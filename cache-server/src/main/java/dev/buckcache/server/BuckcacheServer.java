@@ -84,7 +84,8 @@ public final class BuckcacheServer implements AutoCloseable {
     var s = config.storage();
     long started = System.nanoTime();
     var disk = new DiskSettings(s.dir(), s.maxSize(), s.cleanupThreshold(),
-        s.compression() == Compression.ZSTD, s.zstdLevel(), DiskSettings.DEFAULT_CHUNK_SIZE);
+        s.compression() == Compression.ZSTD, s.zstdLevel(), DiskSettings.DEFAULT_CHUNK_SIZE,
+        s.memory() == null ? 0 : s.memory().rocksdb());
     var store = TieredStore.open(disk, s.memorySize(), s.maxBlobSize());
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
     if (config.s3() != null) {
@@ -163,11 +164,19 @@ public final class BuckcacheServer implements AutoCloseable {
           config.httpAddress(), config.grpcAddress());
     }
     log.info("buckcache ready: http on {}, grpc on {}, auth {}; store {} holds {} entries, {} of {} "
-            + "used (opened in {} ms)", hostPort(http.address()), hostPort(grpc.address()),
+            + "used (opened in {} ms); {}", hostPort(http.address()), hostPort(grpc.address()),
         config.auth().mode().name().toLowerCase(java.util.Locale.ROOT) + anonymousNote()
             + (config.tls().mutual() ? ", mtls" : config.tls().enabled() ? ", tls" : ""),
         s.dir().toAbsolutePath().normalize(),
-        stats.entries(), Sizes.format(stats.usedBytes()), Sizes.format(s.maxSize()), openMillis);
+        stats.entries(), Sizes.format(stats.usedBytes()), Sizes.format(s.maxSize()), openMillis,
+        memoryLine());
+    var plan = s.memory();
+    if (plan != null && Runtime.getRuntime().maxMemory() > plan.heap() + plan.heap() / 16) {
+      log.warn("server.memory_limit {} plans a {} heap, but this JVM may grow its heap to {}: start"
+          + " through ./buckcache or the image (they set it), or add '{}' to JAVA_OPTS",
+          Sizes.format(plan.limit()), Sizes.format(plan.heap()),
+          Sizes.format(Runtime.getRuntime().maxMemory()), plan.jvmOptions());
+    }
     if (shared != null) {
       log.info("shared store {}: writes acknowledged {}; retention {}; {}",
           shared.describe(), shared.durability()
@@ -175,6 +184,31 @@ public final class BuckcacheServer implements AutoCloseable {
               ? "once in the bucket" : "once on the local disk, then uploaded (async)",
           config.s3().retentionDays() == 0 ? "forever"
               : config.s3().retentionDays() + " days", shared.status());
+    }
+  }
+
+  /** The memory the process is held to: the JVM's limits and what the server sizes within them. */
+  private String memoryLine() {
+    var s = config.storage();
+    long heap = Runtime.getRuntime().maxMemory();
+    long direct = maxDirectMemory();
+    var plan = s.memory();
+    return "memory: " + (plan == null ? "no limit (server.memory_limit off)"
+        : "limit " + Sizes.format(plan.limit())) + "; heap max " + Sizes.format(heap)
+        + " (memory tier " + Sizes.format(s.memorySize()) + ", requests in flight "
+        + Sizes.format(s.maxInflightBytes()) + "), direct buffers max "
+        + (direct > 0 ? Sizes.format(direct) : "as the heap")
+        + (plan == null ? "" : ", RocksDB cache and memtables " + Sizes.format(plan.rocksdb()));
+  }
+
+  /** -XX:MaxDirectMemorySize, or 0 when not set (the JVM then allows as much as the heap). */
+  private static long maxDirectMemory() {
+    try {
+      var bean = java.lang.management.ManagementFactory.getPlatformMXBean(
+          com.sun.management.HotSpotDiagnosticMXBean.class);
+      return Long.parseLong(bean.getVMOption("MaxDirectMemorySize").getValue());
+    } catch (RuntimeException | LinkageError e) {
+      return 0;
     }
   }
 

@@ -46,6 +46,27 @@ class ConfigLoaderTest {
         .hasMessageContaining("more than half the JVM heap");
   }
 
+  /** The plan's heap sizes what the heap holds, even in a JVM started with more (a warning). */
+  @Test
+  void load_memoryLimit_tierAndInflightFromThePlansHeap_anExplicitTierIsChecked() {
+    var c = loader.load(null, Map.of("server.memory_limit", "1GiB")).storage();
+    assertThat(c.memory()).isEqualTo(MemoryPlan.of(1L << 30));
+    assertThat(c.memorySize()).isEqualTo(160L << 20); // a quarter of the 640 MiB heap
+    assertThat(c.maxInflightBytes()).isEqualTo(160L << 20);
+    assertThat(loader.load(null, Map.of("server.memory_limit", "1GiB", "storage.memory_size",
+        "300MiB")).storage().memorySize()).isEqualTo(300L << 20);
+    assertThatThrownBy(() -> loader.load(null, Map.of("server.memory_limit", "1GiB",
+        "storage.memory_size", "400MiB")))
+        .hasMessageContaining("more than half the JVM heap").hasMessageContaining("raise server.memory_limit");
+    assertThat(loader.load(null, Map.of()).storage().memory()).isNull();
+    var env = new ConfigLoader(Map.of("BUCKCACHE_MEMORY_LIMIT", "4GiB"), 512L << 20);
+    // A JVM smaller than the plan bounds what the heap holds: a quarter of the 512 MiB it has.
+    assertThat(env.load(null, Map.of()).storage().memorySize()).isEqualTo(128L << 20);
+    assertThatThrownBy(() -> loader.load(null, Map.of("server.memory_limit", "300MB")))
+        .hasMessageContaining("invalid server.memory_limit '300MB' (from flag --memory-limit)")
+        .hasMessageContaining("at least 512MiB");
+  }
+
   @Test
   void load_fileThenEnvThenFlags_laterWins() throws Exception {
     var file = dir.resolve("buckcache.yaml");

@@ -8,12 +8,19 @@ import java.nio.file.Path;
  * What the disk tier needs to know, derived once from the storage config.
  *
  * @param chunkSize uncompressed bytes per stored chunk; 1 MiB in production, smaller in tests
+ * @param nativeMemory what RocksDB's block cache and memtables may take together, or 0 for the
+ *     sizes the disk alone sets (a 64 MiB cache, memtables from the capacity)
  */
-public record DiskSettings(
-    Path dir, long maxSize, double cleanupThreshold, boolean compress, int zstdLevel, int chunkSize) {
+public record DiskSettings(Path dir, long maxSize, double cleanupThreshold, boolean compress,
+    int zstdLevel, int chunkSize, long nativeMemory) {
 
   public static final int DEFAULT_CHUNK_SIZE = 1 << 20;
   public static final long MIN_MAX_SIZE = 32L << 20;
+
+  public DiskSettings(Path dir, long maxSize, double cleanupThreshold, boolean compress,
+      int zstdLevel, int chunkSize) {
+    this(dir, maxSize, cleanupThreshold, compress, zstdLevel, chunkSize, 0);
+  }
 
   public DiskSettings {
     requireNonNull(dir, "dir");

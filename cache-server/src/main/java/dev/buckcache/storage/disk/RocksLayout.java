@@ -68,7 +68,7 @@ final class RocksLayout implements AutoCloseable {
     this.readOnly = readOnly;
     RocksDB.loadLibrary();
     files = own(new SstFileManager(Env.getDefault()));
-    var cache = own(new LRUCache(64L << 20));
+    var cache = own(new LRUCache(SpacePlan.blockCache(settings.nativeMemory())));
     var descriptors = new ArrayList<>(
         List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, countersOptions()),
@@ -99,7 +99,8 @@ final class RocksLayout implements AutoCloseable {
     } catch (java.io.IOException e) {
       throw new RocksDBException("cannot create " + settings.dir() + ": " + e.getMessage());
     }
-    var plan = SpacePlan.forCapacity(SpacePlan.capacity(settings.dir(), settings.maxSize()));
+    var plan = SpacePlan.forCapacity(SpacePlan.capacity(settings.dir(), settings.maxSize()))
+        .within(settings.nativeMemory());
     return new RocksLayout(settings, plan, false);
   }
 

@@ -43,6 +43,24 @@ record SpacePlan(long capacity, long dataBuffer, long walLimit, long indexBuffer
         clamp(capacity / 512, 256L << 10, 4L << 20));
   }
 
+  /** The block cache: 64 MiB, or a quarter of a native-memory budget (8..64 MiB). */
+  static long blockCache(long nativeMemory) {
+    return nativeMemory <= 0 ? 64L << 20 : clamp(nativeMemory / 4, 8L << 20, 64L << 20);
+  }
+
+  /**
+   * This plan with the data memtables cut to fit a native-memory budget (0: as it is): what the
+   * block cache leaves, over DATA_BUFFERS + 1 (the metadata families' buffers take about one).
+   */
+  SpacePlan within(long nativeMemory) {
+    if (nativeMemory <= 0) {
+      return this;
+    }
+    long fits = (nativeMemory - blockCache(nativeMemory)) / (DATA_BUFFERS + 1);
+    return new SpacePlan(capacity, clamp(fits, 1L << 20, dataBuffer), walLimit, indexBuffer,
+        smallBuffer);
+  }
+
   /**
    * The capacity of a store in {@code dir}: max size, or less if its filesystem cannot hold that
    * much (its files now plus the free space). One directory listing, no scan of the data.
