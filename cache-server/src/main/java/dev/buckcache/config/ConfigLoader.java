@@ -232,8 +232,9 @@ public final class ConfigLoader {
     check(DiskSettings.validCleanupThreshold(cleanup), values, CLEANUP, "must be above 0.5 and "
         + "below 1, e.g. 0.8 (an eviction round frees less than half the budget, so an entry read "
         + "lately is never the next to go)");
-    var plan = get(values, MEMORY_LIMIT, v -> v.trim().equalsIgnoreCase("off") ? null
-        : MemoryPlan.of(Sizes.parse(v)));
+    // YAML 1.1 reads an unquoted `off` as false.
+    var plan = get(values, MEMORY_LIMIT, v -> List.of("off", "false").contains(
+        v.trim().toLowerCase(Locale.ROOT)) ? null : MemoryPlan.of(Sizes.parse(v)));
     // With a limit, what the heap holds is sized from the plan's heap even if this JVM has more.
     long heap = plan == null ? maxHeap : Math.min(maxHeap, plan.heap());
     String raise = plan == null ? "raise -Xmx in JAVA_OPTS" : "raise " + MEMORY_LIMIT.key();

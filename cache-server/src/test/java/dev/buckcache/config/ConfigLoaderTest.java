@@ -59,6 +59,7 @@ class ConfigLoaderTest {
         "storage.memory_size", "400MiB")))
         .hasMessageContaining("more than half the JVM heap").hasMessageContaining("raise server.memory_limit");
     assertThat(loader.load(null, Map.of()).storage().memory()).isNull();
+    assertThat(loader.load(null, Map.of("server.memory_limit", "OFF")).storage().memory()).isNull();
     var env = new ConfigLoader(Map.of("BUCKCACHE_MEMORY_LIMIT", "4GiB"), 512L << 20);
     // A JVM smaller than the plan bounds what the heap holds: a quarter of the 512 MiB it has.
     assertThat(env.load(null, Map.of()).storage().memorySize()).isEqualTo(128L << 20);
