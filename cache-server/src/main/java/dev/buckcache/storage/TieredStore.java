@@ -196,8 +196,7 @@ public final class TieredStore implements CacheStore, AutoCloseable {
   @Override
   public List<RuntimeException> putAll(List<BatchBlob> blobs) {
     var out = new RuntimeException[blobs.size()];
-    var positions = new ArrayList<Integer>();
-    var contents = new ArrayList<byte[]>();
+    var verified = new ArrayList<Verified>();
     for (int i = 0; i < blobs.size(); i++) {
       var blob = blobs.get(i);
       var digest = blob.digest();
@@ -211,55 +210,47 @@ public final class TieredStore implements CacheStore, AutoCloseable {
         var bytes = new byte[(int) digest.size()];
         blob.data().duplicate().get(bytes);
         VerifyingWriter.verify(digest, bytes);
-        positions.add(i);
-        contents.add(bytes);
+        var key = StoreKey.cas(digest);
+        var hit = memoryHit(key);
+        if (hit == null || hit.bytes().length != bytes.length) {
+          verified.add(new Verified(i, key, bytes));
+        }
       } catch (RuntimeException e) {
         out[i] = e;
       }
     }
-    var absentKeys = new ArrayList<StoreKey>();
-    var absent = new ArrayList<Integer>();
-    for (int k = 0; k < positions.size(); k++) {
-      var key = StoreKey.cas(blobs.get(positions.get(k)).digest());
-      var hit = memoryHit(key);
-      if (hit == null || hit.bytes().length != contents.get(k).length) {
-        absentKeys.add(key);
-        absent.add(k);
+    if (!verified.isEmpty()) {
+      try {
+        storeAbsent(verified);
+      } catch (RuntimeException e) {
+        verified.forEach(v -> out[v.position()] = e);
       }
-    }
-    if (!absent.isEmpty()) {
-      storeAbsent(out, positions, contents, absentKeys, absent);
     }
     return java.util.Arrays.asList(out);
   }
 
-  /** Writes the batch blobs that neither tier holds (their presence on disk checked at once). */
-  private void storeAbsent(RuntimeException[] out, List<Integer> positions,
-      List<byte[]> contents, List<StoreKey> absentKeys, List<Integer> absent) {
-    try {
-      var sizes = disk.sizesOf(absentKeys);
-      var newKeys = new ArrayList<StoreKey>();
-      var newContents = new ArrayList<byte[]>();
-      for (int j = 0; j < sizes.length; j++) {
-        var bytes = contents.get(absent.get(j));
-        if (sizes[j] != bytes.length) {
-          newKeys.add(absentKeys.get(j));
-          newContents.add(bytes);
-        }
+  /** A batch blob whose content matches its digest and that the memory tier does not hold. */
+  @SuppressWarnings("ArrayRecordComponent") // the verified content, never compared
+  private record Verified(int position, StoreKey key, byte[] content) {}
+
+  /** Writes those of the blobs the disk does not hold either (checked for all at once). */
+  private void storeAbsent(List<Verified> verified) {
+    var sizes = disk.sizesOf(verified.stream().map(Verified::key).toList());
+    var absent = new ArrayList<Verified>();
+    for (int j = 0; j < sizes.length; j++) {
+      if (sizes[j] != verified.get(j).content().length) {
+        absent.add(verified.get(j));
       }
-      if (newKeys.isEmpty()) {
-        return;
-      }
-      var offsets = disk.writeAll(newKeys, newContents);
-      for (int j = 0; j < offsets.length; j++) {
-        if (offsets[j] >= 0) {
-          memory.put(newKeys.get(j), new MemoryTier.Value(DiskTier.KIND_CAS, newContents.get(j),
-              offsets[j]));
-        }
-      }
-    } catch (RuntimeException e) {
-      for (int j : absent) {
-        out[positions.get(j)] = e;
+    }
+    if (absent.isEmpty()) {
+      return;
+    }
+    var offsets = disk.writeAll(absent.stream().map(Verified::key).toList(),
+        absent.stream().map(Verified::content).toList());
+    for (int j = 0; j < offsets.length; j++) {
+      if (offsets[j] >= 0) {
+        var v = absent.get(j);
+        memory.put(v.key(), new MemoryTier.Value(DiskTier.KIND_CAS, v.content(), offsets[j]));
       }
     }
   }

@@ -68,8 +68,8 @@ import org.slf4j.LoggerFactory;
  *
  * Concurrency. Index mutations for one key (commit, refresh, eviction) hold that key's lock
  * stripe; readers take no locks. Whoever holds several stripes (an eviction batch, writeAll)
- * takes them through lockAll, in stripe order, so two of them never deadlock. Streaming reads use an iterator, which pins the files it reads,
- * so eviction cannot tear a read in progress.
+ * takes them through lockAll, in stripe order, so two of them never deadlock. Streaming reads
+ * use an iterator, which pins the files it reads, so eviction cannot tear a read in progress.
  *
  * Space. The budget keeps free what RocksDB's flushes, WAL and compactions need (SpacePlan, sized
  * from the disk the store can really have), so eviction, which writes too, always has room.
@@ -463,9 +463,7 @@ public final class DiskTier implements AutoCloseable {
    * returns whether it did. Its bytes become a dead log record, reclaimed when eviction reaches it.
    */
   public boolean delete(StoreKey key, long seq) {
-    if (db.readOnly) {
-      throw new IllegalStateException("the store was opened read-only");
-    }
+    checkWritable();
     var lock = lockFor(key);
     lock.lock();
     try {
@@ -537,9 +535,7 @@ public final class DiskTier implements AutoCloseable {
    * dev.buckcache.storage.Provenance}; null for none).
    */
   public DiskWrite begin(StoreKey key, byte kind, long expectedSize, byte[] writer) {
-    if (db.readOnly) {
-      throw new IllegalStateException("the store was opened read-only");
-    }
+    checkWritable();
     return new DiskWrite(this, key, kind, expectedSize, allocateSeq(), writer);
   }
 
@@ -602,9 +598,7 @@ public final class DiskTier implements AutoCloseable {
    * batch, is left as it is. Returns each blob's ring offset, or -1 where it was already there.
    */
   public long[] writeAll(List<StoreKey> keys, List<byte[]> contents) {
-    if (db.readOnly) {
-      throw new IllegalStateException("the store was opened read-only");
-    }
+    checkWritable();
     int n = keys.size();
     var values = new byte[n][];
     long encoded = 0;
@@ -619,16 +613,17 @@ public final class DiskTier implements AutoCloseable {
     }
     reserve(encoded);
     var out = new long[n];
+    java.util.Arrays.fill(out, -1);
     var locks = lockAll(keys);
     var seqs = new ArrayList<Long>(n);
     try {
       var existing = lookupAll(keys);
       var seen = new java.util.HashSet<StoreKey>();
+      var fresh = new boolean[n];
       long stored = 0;
       for (int i = 0; i < n; i++) {
-        boolean fresh = existing.get(i) == null && seen.add(keys.get(i));
-        out[i] = fresh ? 0 : -1;
-        stored += fresh ? values[i].length : 0;
+        fresh[i] = existing.get(i) == null && seen.add(keys.get(i));
+        stored += fresh[i] ? values[i].length : 0;
       }
       if (seen.isEmpty()) {
         return out;
@@ -637,17 +632,14 @@ public final class DiskTier implements AutoCloseable {
       long offset = head.getAndAdd(stored);
       try (var batch = new WriteBatch()) {
         for (int i = 0; i < n; i++) {
-          if (out[i] < 0) {
+          if (!fresh[i]) {
             continue;
           }
           long seq = allocateSeq();
           seqs.add(seq);
-          var key = keys.get(i);
-          var meta = new EntryMeta(seq, offset, contents.get(i).length, values[i].length, 1,
-              settings.chunkSize(), KIND_CAS);
           batch.put(db.data, Keys.chunk(seq, 0), values[i]);
-          batch.put(db.log, Keys.seq(seq), Keys.logRecord(values[i].length, key.bytes()));
-          batch.put(db.index, key.bytes(), meta.encode());
+          recordEntry(batch, keys.get(i), new EntryMeta(seq, offset, contents.get(i).length,
+              values[i].length, 1, settings.chunkSize(), KIND_CAS));
           out[i] = offset;
           offset += values[i].length;
         }
@@ -799,6 +791,18 @@ public final class DiskTier implements AutoCloseable {
 
   boolean isClosed() {
     return closed;
+  }
+
+  private void checkWritable() {
+    if (db.readOnly) {
+      throw new IllegalStateException("the store was opened read-only");
+    }
+  }
+
+  /** Puts an entry's log and index records: what makes it visible once its data is written. */
+  void recordEntry(WriteBatch batch, StoreKey key, EntryMeta meta) throws RocksDBException {
+    batch.put(db.log, Keys.seq(meta.seq()), Keys.logRecord(meta.storedBytes(), key.bytes()));
+    batch.put(db.index, key.bytes(), meta.encode());
   }
 
   /** Fails fast once closed: RocksDB must never be called after its handles are freed. */

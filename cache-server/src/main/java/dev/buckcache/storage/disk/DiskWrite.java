@@ -137,8 +137,7 @@ public final class DiskWrite {
       if (pendingRecorded) {
         batch.delete(db.pending, Keys.seq(seq));
       }
-      batch.put(db.log, Keys.seq(seq), Keys.logRecord(stored, key.bytes()));
-      batch.put(db.index, key.bytes(), meta.encode());
+      tier.recordEntry(batch, key, meta);
       batch.merge(db.counters, RocksLayout.HEAD, Keys.counter(stored));
       if (isNew) {
         batch.merge(db.counters, RocksLayout.ENTRIES, Keys.counter(1));
