@@ -6,6 +6,9 @@ import dev.buckcache.storage.AcKey;
 import dev.buckcache.storage.ActionResults;
 import dev.buckcache.storage.BlobReader;
 import dev.buckcache.storage.StoredChunk;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -29,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * the next read starting while the last chunk is written.
  *
  * <p>Memory. A memory-tier hit sends bytes the memory tier already holds. A blob read from disk
- * is held on the heap until the socket takes it, so it claims its bytes from the in-flight budget
+ * lands in pooled direct buffers (one copy out of RocksDB, none on the way to the socket) and is
+ * held there until the socket takes it, so it claims its bytes from the in-flight budget
  * ({@code storage.max_inflight_bytes}) when it is opened, or is answered 503 with Retry-After: a
  * small blob its size, a streamed one two pieces, since a stream holds at most two (one being
  * written and one read ahead, or two being written). Without the claim a crowd of slow readers
@@ -68,7 +72,7 @@ final class GetExchange extends Exchange {
     if (!zstd) {
       var bytes = deps.store().peek(path.function(), path.hash());
       if (bytes != null) {
-        respondBlob(bytes);
+        respondBlob(Unpooled.wrappedBuffer(bytes));
         return;
       }
     }
@@ -88,6 +92,9 @@ final class GetExchange extends Exchange {
     }, opened -> { // the connection closed while the blob was opened: no one will read it
       if (opened != null) {
         opened.claim.release();
+        if (opened.whole != null) {
+          opened.whole.release();
+        }
         if (opened.reader != null) {
           deps.executor().release(opened.reader);
         }
@@ -96,8 +103,7 @@ final class GetExchange extends Exchange {
   }
 
   /** Either the whole blob (small, identity) or an open reader, and its claim; null on a miss. */
-  @SuppressWarnings("ArrayRecordComponent") // a byte carrier: never compared or hashed
-  private record Opened(byte[] whole, BlobReader reader, BodyClaim claim) {}
+  private record Opened(ByteBuf whole, BlobReader reader, BodyClaim claim) {}
 
   private Opened openCas() {
     var found = deps.store().openHash(path.function(), path.hash());
@@ -117,23 +123,61 @@ final class GetExchange extends Exchange {
     if (stream) {
       return new Opened(null, r, claimed);
     }
+    ByteBuf whole = Unpooled.EMPTY_BUFFER;
     try (r) {
-      var out = new java.io.ByteArrayOutputStream((int) r.size());
-      for (var chunk = r.nextRaw(); chunk != null; chunk = r.nextRaw()) {
-        out.write(chunk, 0, chunk.length);
+      for (var next = readPiece(ctx.alloc(), r); next != null; next = readPiece(ctx.alloc(), r)) {
+        whole = join(ctx.alloc(), whole, next);
       }
-      return new Opened(out.toByteArray(), null, claimed);
+      return new Opened(whole, null, claimed);
     } catch (RuntimeException e) {
+      whole.release();
       claimed.release();
       throw e;
     }
   }
 
-  private void respondBlob(byte[] bytes) {
-    var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
-        head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(bytes));
+  /**
+   * The reader's next piece in a direct buffer, or null at the end. A disk chunk lands in it with
+   * one copy, and the socket takes it as it is (a heap array would be copied twice more: out of
+   * the stored chunk's tag, then into a direct buffer for the socket).
+   */
+  private static ByteBuf readPiece(ByteBufAllocator alloc, BlobReader r) {
+    int room = r.pieceRoom();
+    var buf = alloc.directBuffer(room);
+    try {
+      var nio = buf.nioBuffer(0, room);
+      if (!r.nextRaw(nio)) {
+        buf.release();
+        return null;
+      }
+      return buf.setIndex(nio.position(), nio.limit());
+    } catch (RuntimeException e) {
+      buf.release();
+      throw e;
+    }
+  }
+
+  /** {@code piece} after {@code whole}: the piece alone when it is the first. */
+  private static ByteBuf join(ByteBufAllocator alloc, ByteBuf whole, ByteBuf piece) {
+    if (whole.capacity() == 0) {
+      whole.release();
+      return piece;
+    }
+    var all = whole instanceof CompositeByteBuf c ? c : alloc.compositeBuffer().addComponent(true, whole);
+    return all.addComponent(true, piece);
+  }
+
+  /** Answers with the whole blob, and releases it. */
+  private void respondBlob(ByteBuf bytes) {
+    int length = bytes.readableBytes();
+    ByteBuf body = bytes;
+    if (head) {
+      bytes.release();
+      body = Unpooled.EMPTY_BUFFER;
+    }
+    var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
     response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);
-    HttpUtil.setContentLength(response, bytes.length);
+    HttpUtil.setContentLength(response, length);
     respond(response);
   }
 
@@ -175,6 +219,9 @@ final class GetExchange extends Exchange {
     onLoop(deps.executor().submitNext(() -> nextPiece(r)), (bytes, error) -> {
       reading = false;
       if (aborted) {
+        if (bytes != null) {
+          bytes.release();
+        }
         return; // the connection is gone; abort() closed the reader
       }
       if (error != null) {
@@ -185,7 +232,7 @@ final class GetExchange extends Exchange {
         finishBody();
       } else {
         writing++;
-        ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(bytes))).addListener(f -> {
+        ctx.writeAndFlush(new DefaultHttpContent(bytes)).addListener(f -> {
           writing--;
           if (!f.isSuccess()) {
             var unused = ctx.close();
@@ -195,25 +242,29 @@ final class GetExchange extends Exchange {
         });
         pump();
       }
+    }, bytes -> {
+      if (bytes != null) {
+        bytes.release();
+      }
     });
   }
 
   /** Reads under the reader's lock, which its close takes too: never a read of a closed reader. */
-  private byte[] nextPiece(BlobReader r) {
+  private ByteBuf nextPiece(BlobReader r) {
     synchronized (r) {
       return aborted ? null : nextPieceLocked(r);
     }
   }
 
-  private byte[] nextPieceLocked(BlobReader r) {
+  private ByteBuf nextPieceLocked(BlobReader r) {
     if (!zstd) {
-      return r.nextRaw();
+      return readPiece(ctx.alloc(), r);
     }
     StoredChunk chunk = r.nextStored();
     if (chunk == null) {
       return null;
     }
-    return chunk.zstdFrame();
+    return Unpooled.wrappedBuffer(chunk.zstdFrame());
   }
 
   @Override
@@ -280,6 +331,6 @@ final class GetExchange extends Exchange {
       respond(response);
       return;
     }
-    respondBlob(entry.value());
+    respondBlob(Unpooled.wrappedBuffer(entry.value()));
   }
 }

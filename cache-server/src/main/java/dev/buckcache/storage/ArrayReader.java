@@ -28,6 +28,16 @@ final class ArrayReader implements BlobReader {
   }
 
   @Override
+  public boolean nextRaw(java.nio.ByteBuffer into) {
+    return BlobReader.copyPiece(nextRaw(), into);
+  }
+
+  @Override
+  public int pieceRoom() {
+    return (int) Math.max(0, bytes.length - offset);
+  }
+
+  @Override
   public StoredChunk nextStored() {
     var raw = nextRaw();
     return raw == null ? null : new StoredChunk(StoredChunk.Encoding.RAW, raw, raw.length);

@@ -25,6 +25,16 @@ final class DiskReader implements BlobReader {
   }
 
   @Override
+  public boolean nextRaw(java.nio.ByteBuffer into) {
+    return stream.nextRaw(into);
+  }
+
+  @Override
+  public int pieceRoom() {
+    return stream.pieceRoom();
+  }
+
+  @Override
   public StoredChunk nextStored() {
     return stream.nextStored();
   }

@@ -58,7 +58,8 @@ class CacheHttpHandlerTest {
 
   @Test
   void putThenGet_smallAndStreamedBlobs_roundTrip() {
-    for (int size : new int[] {0, 1, 5000, 3 * 1024 * 1024 + 7}) {
+    // memory tier; one disk chunk; several chunks sent whole (under 1 MiB); streamed
+    for (int size : new int[] {0, 1, 5000, 64 * 1024, 300_001, 3 * 1024 * 1024 + 7}) {
       var content = blob(size);
       assertThat(put("/cas/" + sha(content), content).status().code()).isEqualTo(200);
       var got = get("/cas/" + sha(content));

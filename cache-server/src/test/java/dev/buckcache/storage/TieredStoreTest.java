@@ -12,6 +12,7 @@ import dev.buckcache.digest.DigestFunction;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
@@ -201,6 +202,69 @@ class TieredStoreTest {
     }
     assertThatThrownBy(() -> fx.store.open(digest, content.length + 1))
         .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void open_intoBuffers_readsWhatNextRawReads_rawAndCompressedChunks() {
+    // chunk by chunk: compressible, noise, compressible, then a short noise tail
+    var content = new byte[3 * CHUNK + 100];
+    System.arraycopy(compressibleBytes(random, CHUNK), 0, content, 0, CHUNK);
+    System.arraycopy(randomBytes(random, CHUNK), 0, content, CHUNK, CHUNK);
+    System.arraycopy(compressibleBytes(random, CHUNK), 0, content, 2 * CHUNK, CHUNK);
+    System.arraycopy(randomBytes(random, 100), 0, content, 3 * CHUNK, 100);
+    var small = randomBytes(random, 1000);
+    fx.store.put(digest(content), content);
+    fx.store.put(digest(small), small);
+    for (boolean fromDisk : new boolean[] {false, true}) {
+      if (fromDisk) {
+        fx.reopen();
+      }
+      for (var blob : List.of(content, small)) {
+        for (long offset : new long[] {0, 1, CHUNK - 1, CHUNK, 2 * CHUNK + 7, blob.length - 1}) {
+          if (offset >= blob.length) {
+            continue;
+          }
+          try (var reader = fx.store.open(digest(blob), offset).orElseThrow()) {
+            var out = new java.io.ByteArrayOutputStream();
+            for (int n = 0; ; n++) {
+              // direct buffers, and a heap buffer that does not start at 0
+              var into = n % 2 == 0 ? ByteBuffer.allocateDirect(reader.pieceRoom())
+                  : ByteBuffer.allocate(reader.pieceRoom() + 3).position(3);
+              if (!reader.nextRaw(into)) {
+                break;
+              }
+              var piece = new byte[into.remaining()];
+              into.get(piece);
+              out.write(piece, 0, piece.length);
+            }
+            assertThat(out.toByteArray()).as("%d bytes from %d, from disk %s", blob.length,
+                offset, fromDisk)
+                .isEqualTo(java.util.Arrays.copyOfRange(blob, (int) offset, blob.length));
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void storedChunks_compressibleAfterIncompressible_stillCompressed() {
+    // after a chunk of noise a chunk is tried on a sample first; text must still be compressed
+    var content = new byte[4 * CHUNK];
+    System.arraycopy(randomBytes(random, CHUNK), 0, content, 0, CHUNK);
+    System.arraycopy(compressibleBytes(random, CHUNK), 0, content, CHUNK, CHUNK);
+    System.arraycopy(randomBytes(random, CHUNK), 0, content, 2 * CHUNK, CHUNK);
+    System.arraycopy(randomBytes(random, CHUNK), 0, content, 3 * CHUNK, CHUNK);
+    fx.store.put(digest(content), content);
+    fx.reopen();
+    var encodings = new ArrayList<StoredChunk.Encoding>();
+    try (var reader = fx.store.open(digest(content), 0).orElseThrow()) {
+      for (var chunk = reader.nextStored(); chunk != null; chunk = reader.nextStored()) {
+        encodings.add(chunk.encoding());
+      }
+    }
+    assertThat(encodings).containsExactly(StoredChunk.Encoding.RAW, StoredChunk.Encoding.ZSTD,
+        StoredChunk.Encoding.RAW, StoredChunk.Encoding.RAW);
+    assertThat(fx.store.getBytes(digest(content))).contains(content);
   }
 
   @Test

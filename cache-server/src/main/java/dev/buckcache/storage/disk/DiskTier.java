@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.buckcache.storage.StorageException;
 import dev.buckcache.storage.StoreKey;
 import dev.buckcache.storage.StoredChunk;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -400,20 +401,69 @@ public final class DiskTier implements AutoCloseable {
     }
 
     private synchronized byte[] nextValue() {
-      if (streamClosed) {
-        throw storeClosed();
-      }
-      if (chunkNo >= meta.chunkCount()) {
+      if (!atNext()) {
         return null;
-      }
-      if (!isAt(chunkNo)) {
-        throw new StorageException.Failure(
-            "chunk " + chunkNo + " of seq " + meta.seq() + " is missing: the store is damaged", null);
       }
       var value = iterator.value();
       iterator.next();
       chunkNo++;
       return value;
+    }
+
+    /**
+     * The next raw bytes from the offset, copied once from RocksDB into {@code into}, which needs
+     * {@link #pieceRoom()} bytes: a stored chunk with its tag byte, which the position then skips.
+     * A compressed chunk is decompressed into it instead.
+     */
+    public synchronized boolean nextRaw(ByteBuffer into) {
+      if (!atNext()) {
+        return false;
+      }
+      int start = into.position();
+      int room = into.remaining();
+      int rawLength = meta.rawLength(chunkNo);
+      int n = iterator.value(into);
+      if (n > room) {
+        throw new StorageException.Failure("chunk " + chunkNo + " of seq " + meta.seq() + " holds "
+            + n + " bytes, more than its " + rawLength + " raw bytes and a tag", null);
+      }
+      if (!codec.isRaw(into.get(start))) {
+        var value = new byte[n];
+        into.get(start, value);
+        var raw = codec.decode(value, rawLength);
+        into.limit(start + room);
+        into.put(raw).limit(into.position()).position(start);
+      } else if (n - 1 != rawLength) {
+        throw new StorageException.Failure("chunk " + chunkNo + " of seq " + meta.seq() + " holds "
+            + (n - 1) + " raw bytes, expected " + rawLength, null);
+      } else {
+        into.position(start + 1);
+      }
+      into.position(into.position() + skip);
+      skip = 0;
+      iterator.next();
+      chunkNo++;
+      return true;
+    }
+
+    /** The room {@link #nextRaw(ByteBuffer)} needs: a whole stored chunk and its tag byte. */
+    public int pieceRoom() {
+      return (int) Math.min(meta.chunkSize(), meta.size()) + 1;
+    }
+
+    /** Whether the iterator is at the next chunk; false at the end. */
+    private boolean atNext() {
+      if (streamClosed) {
+        throw storeClosed();
+      }
+      if (chunkNo >= meta.chunkCount()) {
+        return false;
+      }
+      if (!isAt(chunkNo)) {
+        throw new StorageException.Failure(
+            "chunk " + chunkNo + " of seq " + meta.seq() + " is missing: the store is damaged", null);
+      }
+      return true;
     }
 
     /** Idempotent; waits for a read in progress on another thread, never frees under it. */

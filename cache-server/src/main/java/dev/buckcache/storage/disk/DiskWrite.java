@@ -22,8 +22,11 @@ public final class DiskWrite {
   private final long seq;
   private final int chunkSize;
   private final byte[] writer;
+  /** The chunk being filled, at {@code buffer[1, 1 + fill)}: byte 0 is its tag's (ChunkCodec). */
   private byte[] buffer;
   private int fill;
+  /** Whether the last chunk written was stored raw though compression was on. */
+  private boolean lastIncompressible;
   private int chunkNo;
   private long rawSize;
   private long flushedBytes;
@@ -46,14 +49,17 @@ public final class DiskWrite {
       throw new IllegalStateException("entry grew past its declared " + expectedSize + " bytes");
     }
     while (length > 0) {
-      if (buffer == null) {
-        buffer = new byte[(int) Math.min(chunkSize, expectedSize >= 0 ? expectedSize : chunkSize)];
-      }
-      if (fill == buffer.length) {
+      if (buffer != null && fill == buffer.length - 1) {
         flushChunk();
       }
-      int n = Math.min(length, buffer.length - fill);
-      System.arraycopy(bytes, offset, buffer, fill, n);
+      if (buffer == null || (fill == 0 && expectedSize >= 0
+          && expectedSize - rawSize < buffer.length - 1)) {
+        // A known last chunk gets a buffer of its own size, so a raw one is stored uncopied.
+        long left = expectedSize >= 0 ? expectedSize - rawSize : chunkSize;
+        buffer = new byte[(int) Math.min(chunkSize, left) + 1];
+      }
+      int n = Math.min(length, buffer.length - 1 - fill);
+      System.arraycopy(bytes, offset, buffer, 1 + fill, n);
       fill += n;
       offset += n;
       length -= n;
@@ -62,30 +68,38 @@ public final class DiskWrite {
   }
 
   private void flushChunk() {
-    putChunk(tier.codec.encode(buffer, fill));
+    putChunk(encodeChunk());
     fill = 0;
+  }
+
+  private ChunkCodec.Encoded encodeChunk() {
+    var encoded = tier.codec.encodeSlot(buffer, fill, lastIncompressible);
+    lastIncompressible = !encoded.compressed();
+    return encoded;
   }
 
   /** Writes an already-encoded chunk (copy-forward keeps the stored bytes as they are). */
   void copyStoredChunk(byte[] value) {
-    putChunk(value);
+    putChunk(new ChunkCodec.Encoded(value, value.length, false));
   }
 
-  private void putChunk(byte[] value) {
-    tier.reserve(value.length);
+  private void putChunk(ChunkCodec.Encoded value) {
+    int length = value.length();
+    tier.reserve(length);
     tier.checkOpen();
     try {
       if (!pendingRecorded) {
         db.db.put(db.pending, db.writeOptions, Keys.seq(seq), NO_KEY);
         pendingRecorded = true;
       }
-      db.db.put(db.data, db.writeOptions, Keys.chunk(seq, chunkNo), value);
+      var chunkKey = Keys.chunk(seq, chunkNo);
+      db.db.put(db.data, db.writeOptions, chunkKey, 0, chunkKey.length, value.value(), 0, length);
     } catch (RocksDBException e) {
       throw DiskErrors.wrap(e, "writing " + key);
     }
     chunkNo++;
-    flushedBytes += value.length;
-    tier.pendingBytes.addAndGet(value.length);
+    flushedBytes += length;
+    tier.pendingBytes.addAndGet(length);
   }
 
   /**
@@ -103,7 +117,7 @@ public final class DiskWrite {
   }
 
   private boolean commitIf(EntryMeta refreshOf) {
-    byte[] last = fill > 0 ? tier.codec.encode(buffer, fill) : null;
+    byte[] last = fill > 0 ? encodeChunk().exact() : null;
     if (last != null) {
       tier.reserve(last.length);
     }

@@ -82,6 +82,8 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   static final long HEAD_BEFORE_PUT = 1L << 20;
 
   private static final int COPY_BUFFER = 64 << 10;
+  /** Bytes a pass-through read returns at a time. */
+  private static final int PIECE = COPY_BUFFER * 16;
   private static final int LOOKUP_THREADS_MAX = 32;
   private static final String KIND = "kind";
   private static final String WRITER = "written-by";
@@ -795,7 +797,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
         return null;
       }
       try {
-        var bytes = body.readNBytes((int) Math.min(COPY_BUFFER * 16L, remaining));
+        var bytes = body.readNBytes((int) Math.min(PIECE, remaining));
         if (bytes.length == 0) {
           throw new StorageException.Unavailable("the shared store's response ended "
               + remaining + " bytes early", null);
@@ -808,6 +810,15 @@ public final class SharedTier implements CacheStore, AutoCloseable {
       }
     }
 
+    @Override
+    public boolean nextRaw(java.nio.ByteBuffer into) {
+      return BlobReader.copyPiece(nextRaw(), into);
+    }
+
+    @Override
+    public int pieceRoom() {
+      return (int) Math.min(PIECE, Math.max(0, remaining));
+    }
     @Override
     public StoredChunk nextStored() {
       var bytes = nextRaw();
