@@ -11,6 +11,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.DefaultFileRegion;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -203,7 +204,38 @@ final class GetExchange extends Exchange {
       return;
     }
     respondHead(response);
-    pump();
+    var span = zeroCopy() ? r.fileSpan() : null;
+    if (span != null) {
+      sendFile(span);
+    } else {
+      pump();
+    }
+  }
+
+  /**
+   * Whether a file span may go to the socket as it is (sendfile): on a plain TCP connection. TLS
+   * must encrypt every byte in user space, and an in-JVM channel has no file descriptor.
+   */
+  private boolean zeroCopy() {
+    return ctx.channel() instanceof io.netty.channel.socket.SocketChannel
+        && ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) == null;
+  }
+
+  /**
+   * Sends a blob the disk keeps as a file with zero copy: the kernel moves its pages to the
+   * socket. The region holds no memory of ours, so nothing beyond the claim is held; the reader
+   * (which owns the file) closes once the region is written or has failed.
+   */
+  private void sendFile(BlobReader.FileSpan span) {
+    var region = new DefaultFileRegion(span.channel(), span.position(), span.count());
+    ctx.writeAndFlush(region).addListener(f -> {
+      closeReader();
+      if (!f.isSuccess()) {
+        var unused = ctx.close();
+      } else if (!aborted) {
+        finishBody();
+      }
+    });
   }
 
   /**

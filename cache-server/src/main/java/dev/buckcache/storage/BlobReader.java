@@ -27,6 +27,18 @@ public interface BlobReader extends Closeable {
   /** The room the next {@link #nextRaw(ByteBuffer)} needs in its buffer. */
   int pieceRoom();
 
+  /**
+   * For a blob the disk keeps as a plain file, asked before any read: where the requested bytes
+   * lie in it, for a front end that sends them with zero copy (sendfile). Null for every other
+   * blob. The reader still owns the channel: close the reader only after the last transfer.
+   */
+  default FileSpan fileSpan() {
+    return null;
+  }
+
+  /** Bytes {@code [position, position + count)} of an open file. */
+  record FileSpan(java.nio.channels.FileChannel channel, long position, long count) {}
+
   /** {@link #nextRaw(ByteBuffer)} for a reader whose pieces are arrays anyway: one copy. */
   static boolean copyPiece(byte[] raw, ByteBuffer into) {
     if (raw == null) {

@@ -30,6 +30,11 @@ final class DiskReader implements BlobReader {
   }
 
   @Override
+  public FileSpan fileSpan() {
+    return stream.fileSpan();
+  }
+
+  @Override
   public int pieceRoom() {
     return stream.pieceRoom();
   }

@@ -441,6 +441,16 @@ public final class TieredStore implements CacheStore, AutoCloseable {
       total += length;
     }
 
+    @Override
+    public boolean write(java.nio.ByteBuffer bytes) {
+      int length = bytes.remaining();
+      if (total == 0 || copy != null || !write.write(bytes)) {
+        return false;
+      }
+      total += length;
+      return true;
+    }
+
     /**
      * Copies from the first byte on, or not at all: whether to keep a copy is decided at the
      * first write and only ever revoked. (It once restarted on a later, smaller piece after a

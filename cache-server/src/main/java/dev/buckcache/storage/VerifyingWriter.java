@@ -23,6 +23,14 @@ final class VerifyingWriter implements BlobWriter {
   interface Sink {
     void write(byte[] bytes, int offset, int length);
 
+    /**
+     * Takes all of {@code bytes} as they are (a direct buffer goes to a file without a copy to the
+     * heap) and returns true, or takes nothing and returns false: then they come as an array.
+     */
+    default boolean write(ByteBuffer bytes) {
+      return false;
+    }
+
     void commit();
 
     void abort();
@@ -87,6 +95,18 @@ final class VerifyingWriter implements BlobWriter {
 
   @Override
   public void write(ByteBuffer bytes) {
+    if (!bytes.hasArray()) {
+      checkOpen();
+      int length = bytes.remaining();
+      if (received + length <= expected.size()) {
+        var view = bytes.duplicate();
+        if (sink.write(view)) {
+          hasher.update(bytes);
+          received += length;
+          return;
+        }
+      }
+    }
     if (bytes.hasArray()) {
       write(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining());
       bytes.position(bytes.limit());

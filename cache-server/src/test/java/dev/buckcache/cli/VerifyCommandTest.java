@@ -34,9 +34,9 @@ class VerifyCommandTest {
   /** Every file's name and bytes; verify must leave them all as they were. */
   private static java.util.Map<String, String> snapshot(Path store) throws Exception {
     var out = new java.util.TreeMap<String, String>();
-    try (var files = Files.list(store)) {
-      for (var f : (Iterable<Path>) files::iterator) {
-        out.put(f.getFileName().toString(),
+    try (var files = Files.walk(store)) { // blobs/ too: the files of large blobs
+      for (var f : (Iterable<Path>) files.filter(Files::isRegularFile)::iterator) {
+        out.put(store.relativize(f).toString(),
             DigestFunction.SHA256.hash(Files.readAllBytes(f)) + " " + Files.size(f));
       }
     }
@@ -97,5 +97,35 @@ class VerifyCommandTest {
     assertThat(damaged[1]).contains("problem(s):").contains("cas:sha256:");
 
     assertThat(run("verify", "--dir", dir.resolve("nothing").toString())[0]).isEqualTo("2");
+  }
+
+  @Test
+  void damagedOrTruncatedBlobFile_exitsOneNamingTheEntry() throws Exception {
+    var store = dir.resolve("store");
+    var blob = new byte[5 << 20]; // noise from 4 MiB up: a file of its own
+    new Random(5).nextBytes(blob);
+    var digest = Digest.of(DigestFunction.SHA256, blob);
+    try (var s = TieredStore.open(new DiskSettings(store, 64L << 20, 0.8, true, 1,
+        DiskSettings.DEFAULT_CHUNK_SIZE), 0, 1L << 30)) {
+      s.put(digest, blob);
+    }
+    Path file;
+    try (var files = Files.list(store.resolve("blobs"))) {
+      file = files.findFirst().orElseThrow();
+    }
+    assertThat(run("verify", "--dir", store.toString())[0]).isEqualTo("0");
+    try (var f = new RandomAccessFile(file.toFile(), "rw")) {
+      f.seek(3 << 20);
+      f.write(new byte[] {1, 2, 3});
+    }
+    var flipped = run("verify", "--dir", store.toString());
+    assertThat(flipped[0]).as(flipped[1]).isEqualTo("1");
+    assertThat(flipped[1]).contains(digest.hash()).contains("does not match its hash");
+    try (var f = new RandomAccessFile(file.toFile(), "rw")) {
+      f.setLength(1 << 20);
+    }
+    var truncated = run("verify", "--dir", store.toString());
+    assertThat(truncated[0]).as(truncated[1]).isEqualTo("1");
+    assertThat(truncated[1]).contains(digest.hash()).contains("its file holds 1048576 bytes");
   }
 }

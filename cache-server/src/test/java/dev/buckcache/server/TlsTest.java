@@ -128,6 +128,27 @@ class TlsTest {
   }
 
   @Test
+  void bigBlobKeptInAFile_overHttps_comesBackWhole() throws Exception {
+    // Plain HTTP sends such a blob with sendfile; TLS cannot, and must read it through buffers.
+    start(Map.of());
+    var content = new byte[6 << 20];
+    new java.util.Random(6).nextBytes(content);
+    var hash = dev.buckcache.digest.DigestFunction.SHA256.hash(content);
+    var client = HttpClient.newBuilder().sslContext(client(null, null)).build();
+    var url = URI.create("https://127.0.0.1:" + server.httpAddress().getPort() + "/cas/" + hash);
+    assertThat(client.send(HttpRequest.newBuilder(url)
+        .PUT(HttpRequest.BodyPublishers.ofByteArray(content)).build(),
+        HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(200);
+    try (var files = java.nio.file.Files.list(dir.resolve("store").resolve("blobs"))) {
+      assertThat(files.count()).isEqualTo(1);
+    }
+    var got = client.send(HttpRequest.newBuilder(url).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(got.statusCode()).isEqualTo(200);
+    assertThat(got.body()).isEqualTo(content);
+  }
+
+  @Test
   void curlHttps_onTheSharedPort_getsHttp11_andHttp2IsOnlyForGrpc() throws Exception {
     start(Map.of());
     var ca = dir.resolve("ca-for-curl.pem");

@@ -25,10 +25,13 @@ public final class CrashWriterMain {
 
   private static void writeForever(TieredStore store, Random random) {
     while (true) {
-      int size = random.nextInt(4) == 0
+      boolean multi = random.nextInt(4) == 0;
+      int size = multi
           ? StoreFixture.CHUNK * (1 + random.nextInt(6)) + random.nextInt(1000)
           : 1 + random.nextInt(20_000);
-      var content = StoreFixture.compressibleBytes(random, size);
+      // Half the multi-chunk ones are noise: from four chunks up those go to files of their own.
+      var content = multi && random.nextBoolean() ? StoreFixture.randomBytes(random, size)
+          : StoreFixture.compressibleBytes(random, size);
       var digest = Digest.of(DigestFunction.SHA256, content);
       store.put(digest, content);
       var key = new AcKey("crash", DigestFunction.SHA256, digest.hash());

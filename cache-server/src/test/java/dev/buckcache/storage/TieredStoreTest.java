@@ -249,11 +249,11 @@ class TieredStoreTest {
   @Test
   void storedChunks_compressibleAfterIncompressible_stillCompressed() {
     // after a chunk of noise a chunk is tried on a sample first; text must still be compressed
-    var content = new byte[4 * CHUNK];
+    // (three chunks: from four, a blob that starts with noise goes to a file)
+    var content = new byte[3 * CHUNK];
     System.arraycopy(randomBytes(random, CHUNK), 0, content, 0, CHUNK);
     System.arraycopy(compressibleBytes(random, CHUNK), 0, content, CHUNK, CHUNK);
     System.arraycopy(randomBytes(random, CHUNK), 0, content, 2 * CHUNK, CHUNK);
-    System.arraycopy(randomBytes(random, CHUNK), 0, content, 3 * CHUNK, CHUNK);
     fx.store.put(digest(content), content);
     fx.reopen();
     var encodings = new ArrayList<StoredChunk.Encoding>();
@@ -263,7 +263,7 @@ class TieredStoreTest {
       }
     }
     assertThat(encodings).containsExactly(StoredChunk.Encoding.RAW, StoredChunk.Encoding.ZSTD,
-        StoredChunk.Encoding.RAW, StoredChunk.Encoding.RAW);
+        StoredChunk.Encoding.RAW);
     assertThat(fx.store.getBytes(digest(content))).contains(content);
   }
 
@@ -357,7 +357,8 @@ class TieredStoreTest {
 
   @Test
   void uploadInterruptedByShutdown_leavesNothingReadable_andItsSpaceIsAccounted() {
-    var content = randomBytes(random, 5 * CHUNK);
+    // compressible: chunks in RocksDB (noise this large goes to a file: see BlobFilesTest)
+    var content = compressibleBytes(random, 5 * CHUNK);
     var digest = digest(content);
     var writer = fx.store.newWriter(digest); // never committed nor closed: as if the JVM died
     writer.write(content, 0, 4 * CHUNK);
@@ -365,7 +366,7 @@ class TieredStoreTest {
     assertThat(fx.store.contains(digest)).isFalse();
     var stats = fx.store.stats().disk();
     assertThat(stats.usedBytes()).as("dead chunks counted until eviction drops them")
-        .isGreaterThanOrEqualTo(3L * CHUNK);
+        .isGreaterThan(CHUNK);
     assertThat(stats.entries()).isZero();
     fx.store.put(digest, content);
     assertThat(fx.store.getBytes(digest)).contains(content);

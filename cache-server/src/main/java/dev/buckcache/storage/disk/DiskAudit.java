@@ -61,6 +61,17 @@ public final class DiskAudit {
     if (entries != tier.entries.get()) {
       problems.add("entry counter says " + tier.entries.get() + ", index holds " + entries);
     }
+    var pendingSeqs = new java.util.HashSet<Long>();
+    try (var it = db.db.newIterator(db.pending)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        pendingSeqs.add(Keys.seqOf(it.key()));
+      }
+    }
+    for (long seq : tier.files.seqs()) {
+      if (!logKeys.containsKey(seq) && !pendingSeqs.contains(seq)) {
+        problems.add("blob file " + tier.files.path(seq) + " belongs to no entry (leaked)");
+      }
+    }
     try (var it = db.db.newIterator(db.pending)) {
       it.seekToFirst();
       // Read-only (verify): a pending record is an upload a crash interrupted; the next normal
@@ -73,6 +84,18 @@ public final class DiskAudit {
   }
 
   private static void checkChunks(DiskTier tier, StoreKey key, EntryMeta meta, List<String> out) {
+    if (meta.inFile()) {
+      try {
+        long length = java.nio.file.Files.size(tier.files.path(meta.seq()));
+        if (length != meta.size()) {
+          out.add(key + ": its file holds " + length + " bytes, index says " + meta.size());
+          return;
+        }
+      } catch (java.io.IOException e) {
+        out.add(key + ": its file is missing (" + e.getMessage() + ")");
+        return;
+      }
+    }
     try (var stream = tier.stream(new DiskTier.Entry(key, meta), 0)) {
       if (stream == null) {
         out.add(key + ": first chunk missing");

@@ -383,6 +383,7 @@ final class DiskEvictor implements AutoCloseable {
         slices.add(Keys.chunk(r[1], 0));
       }
       db.db.deleteFilesInRanges(db.data, slices, false);
+      tier.files.deleteThrough(lastSeq, inFlight::contains);
       try (var options = new CompactRangeOptions().setExclusiveManualCompaction(false)) {
         db.db.compactRange(db.data, Keys.chunk(0, 0), Keys.chunk(lastSeq + 1, 0), options);
         db.db.compactRange(db.log, Keys.seq(0), Keys.seq(lowerBound), options);

@@ -6,6 +6,7 @@ import dev.buckcache.storage.StorageException;
 import dev.buckcache.storage.StoreKey;
 import dev.buckcache.storage.StoredChunk;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -56,6 +57,17 @@ import org.slf4j.LoggerFactory;
  * as the threshold falls), and a round that throws away more than half the cache is not a setting
  * anyone needs.
  *
+ * Files. A blob of known size, at least DiskWrite.FILE_CHUNKS chunks (4 MiB), whose first chunk
+ * does not compress (or with compression off) is written raw to a file of its own instead,
+ * `blobs/<seq>` beside RocksDB's files, under the same pending record, index and log records and
+ * ring accounting as chunks (its index record says so: EntryMeta.inFile). Data that will not
+ * compress gains nothing from RocksDB and pays its WAL, memtable, flush and compaction copies;
+ * a plain file costs one write, and the HTTP front end sends it with sendfile (zero copy). The
+ * file exists before its index record and is deleted only when eviction passes its seq (a
+ * stream holds it open, so an evicted file still reads to the end), when its upload is aborted,
+ * or, after a crash, on open: a pending seq's file, and a file whose seq has no log record
+ * (evicted just before the crash). Copy-forward copies the file (in the kernel).
+ *
  * Crashes. An upload records its seq in `pending` before writing chunks and removes it in its
  * commit batch. On open, leftover pending seqs become dead log records sized by RocksDB's
  * approximate range size, so eviction reclaims their space: nothing leaks, nothing partial is
@@ -103,6 +115,8 @@ public final class DiskTier implements AutoCloseable {
   final AtomicLong entries = new AtomicLong();
   final AtomicLong pendingBytes = new AtomicLong();
   final ConcurrentSkipListSet<Long> pendingSeqs = new ConcurrentSkipListSet<>();
+  /** Large incompressible entries, a file each. */
+  final BlobFiles files;
   private final AtomicLong nextSeq = new AtomicLong();
   private final AtomicLong refreshes = new AtomicLong();
   private final ReentrantLock[] stripes = new ReentrantLock[1024];
@@ -119,6 +133,7 @@ public final class DiskTier implements AutoCloseable {
     this.settings = settings;
     this.db = db;
     this.codec = new ChunkCodec(settings.compress(), settings.zstdLevel());
+    this.files = BlobFiles.open(settings.dir(), db.readOnly);
     for (int i = 0; i < stripes.length; i++) {
       stripes[i] = new ReentrantLock();
     }
@@ -195,6 +210,7 @@ public final class DiskTier implements AutoCloseable {
     tail.set(Keys.counterValue(db.db.get(db.counters, RocksLayout.TAIL)));
     entries.set(Keys.counterValue(db.db.get(db.counters, RocksLayout.ENTRIES)));
     long last = Math.max(lastSeq(db.data), Math.max(lastSeq(db.log), lastSeq(db.pending)));
+    last = Math.max(last, files.lastSeq());
     nextSeq.set(last + 1);
   }
 
@@ -219,6 +235,7 @@ public final class DiskTier implements AutoCloseable {
       long bytes = db.db.getApproximateSizes(db.data, List.of(range),
           org.rocksdb.SizeApproximationFlag.INCLUDE_FILES,
           org.rocksdb.SizeApproximationFlag.INCLUDE_MEMTABLES)[0];
+      files.delete(seq);
       try (var batch = new WriteBatch()) {
         batch.deleteRange(db.data, Keys.chunk(seq, 0), Keys.chunk(seq + 1, 0));
         batch.delete(db.pending, Keys.seq(seq));
@@ -230,6 +247,18 @@ public final class DiskTier implements AutoCloseable {
     }
     if (!seqs.isEmpty()) {
       log.info("recovered {} interrupted upload(s) from before the last shutdown", seqs.size());
+    }
+    // A file whose seq has no log record was evicted by a process that stopped before deleting it.
+    int orphans = files.deleteUnless(seq -> {
+      try {
+        return db.db.get(db.log, Keys.seq(seq)) != null;
+      } catch (RocksDBException e) {
+        return true; // keep it: eviction deletes it once its seq is passed
+      }
+    });
+    if (orphans > 0) {
+      log.info("deleted {} blob file(s) that eviction had dropped before the last shutdown",
+          orphans);
     }
   }
 
@@ -344,12 +373,16 @@ public final class DiskTier implements AutoCloseable {
     }
   }
 
-  /** Streams an entry's chunks from a pinned view of the data column family. */
+  /**
+   * Streams an entry's chunks from a pinned view of the data column family, or the pieces of its
+   * file from an open channel (which keeps the file readable if eviction deletes it meanwhile).
+   */
   public final class ChunkStream implements AutoCloseable {
     private final EntryMeta meta;
     private final Slice upperBound;
     private final ReadOptions options;
     private RocksIterator iterator;
+    private final FileChannel file;
     private int chunkNo;
     private int skip;
     private boolean streamClosed;
@@ -358,6 +391,19 @@ public final class DiskTier implements AutoCloseable {
       this.meta = meta;
       this.chunkNo = meta.chunkSize() == 0 ? 0 : (int) (offset / meta.chunkSize());
       this.skip = meta.chunkSize() == 0 ? 0 : (int) (offset % meta.chunkSize());
+      if (meta.inFile()) {
+        this.upperBound = null;
+        this.options = null;
+        synchronized (openStreams) {
+          if (closed) {
+            throw storeClosed();
+          }
+          this.file = files.openRead(meta.seq());
+          openStreams.add(this);
+        }
+        return;
+      }
+      this.file = null;
       this.upperBound = new Slice(Keys.chunk(meta.seq() + 1, 0));
       this.options = new ReadOptions().setIterateUpperBound(upperBound).setFillCache(false);
       synchronized (openStreams) {
@@ -373,7 +419,7 @@ public final class DiskTier implements AutoCloseable {
     }
 
     private boolean positioned() {
-      return chunkNo >= meta.chunkCount() || isAt(chunkNo);
+      return chunkNo >= meta.chunkCount() || (meta.inFile() ? file != null : isAt(chunkNo));
     }
 
     private boolean isAt(int n) {
@@ -382,12 +428,21 @@ public final class DiskTier implements AutoCloseable {
 
     /** The next stored chunk (offset 0 streams only), or null at the end. */
     public StoredChunk nextStored() {
+      if (meta.inFile()) {
+        var raw = nextRaw();
+        return raw == null ? null : new StoredChunk(StoredChunk.Encoding.RAW, raw, raw.length);
+      }
       var value = nextValue();
       return value == null ? null : codec.toStored(value, meta.rawLength(chunkNo - 1));
     }
 
     /** The next raw bytes from the offset, or null at the end. */
     public byte[] nextRaw() {
+      if (meta.inFile()) {
+        var into = ByteBuffer.allocate(pieceRoom());
+        return nextRaw(into) ? Arrays.copyOfRange(into.array(), into.position(), into.limit())
+            : null;
+      }
       var value = nextValue();
       if (value == null) {
         return null;
@@ -411,9 +466,9 @@ public final class DiskTier implements AutoCloseable {
     }
 
     /**
-     * The next raw bytes from the offset, copied once from RocksDB into {@code into}, which needs
-     * {@link #pieceRoom()} bytes: a stored chunk with its tag byte, which the position then skips.
-     * A compressed chunk is decompressed into it instead.
+     * The next raw bytes from the offset, copied once (from RocksDB or the file) into {@code
+     * into}, which needs {@link #pieceRoom()} bytes: a stored chunk with its tag byte, which the
+     * position then skips. A compressed chunk is decompressed into it instead.
      */
     public synchronized boolean nextRaw(ByteBuffer into) {
       if (!atNext()) {
@@ -422,6 +477,16 @@ public final class DiskTier implements AutoCloseable {
       int start = into.position();
       int room = into.remaining();
       int rawLength = meta.rawLength(chunkNo);
+      if (meta.inFile()) {
+        int length = rawLength - skip;
+        into.limit(start + length);
+        BlobFiles.readFully(file, into, (long) chunkNo * meta.chunkSize() + skip,
+            "reading seq " + meta.seq());
+        into.limit(start + length).position(start);
+        skip = 0;
+        chunkNo++;
+        return true;
+      }
       int n = iterator.value(into);
       if (n > room) {
         throw new StorageException.Failure("chunk " + chunkNo + " of seq " + meta.seq() + " holds "
@@ -451,6 +516,18 @@ public final class DiskTier implements AutoCloseable {
       return (int) Math.min(meta.chunkSize(), meta.size()) + 1;
     }
 
+    /**
+     * For an entry in a file, before any read: the file, and where the requested bytes start in
+     * it; else null. The stream still owns the channel.
+     */
+    public synchronized dev.buckcache.storage.BlobReader.FileSpan fileSpan() {
+      if (file == null || streamClosed) {
+        return null;
+      }
+      long at = (long) chunkNo * meta.chunkSize() + skip;
+      return new dev.buckcache.storage.BlobReader.FileSpan(file, at, meta.size() - at);
+    }
+
     /** Whether the iterator is at the next chunk; false at the end. */
     private boolean atNext() {
       if (streamClosed) {
@@ -459,7 +536,7 @@ public final class DiskTier implements AutoCloseable {
       if (chunkNo >= meta.chunkCount()) {
         return false;
       }
-      if (!isAt(chunkNo)) {
+      if (!meta.inFile() && !isAt(chunkNo)) {
         throw new StorageException.Failure(
             "chunk " + chunkNo + " of seq " + meta.seq() + " is missing: the store is damaged", null);
       }
@@ -473,9 +550,18 @@ public final class DiskTier implements AutoCloseable {
         return;
       }
       streamClosed = true;
-      iterator.close();
-      options.close();
-      upperBound.close();
+      if (file != null) {
+        try {
+          file.close();
+        } catch (java.io.IOException e) {
+          // read-only: nothing is lost
+        }
+      }
+      if (iterator != null) {
+        iterator.close();
+        options.close();
+        upperBound.close();
+      }
       openStreams.remove(this);
     }
   }
@@ -773,7 +859,14 @@ public final class DiskTier implements AutoCloseable {
   private EntryMeta copyForward(StoreKey key, EntryMeta meta) {
     var write = new DiskWrite(this, key, meta.kind(), meta.size(), allocateSeq(), meta.writer());
     try (var stream = new ChunkStream(meta, 0)) {
-      for (int n = 0; n < meta.chunkCount(); n++) {
+      if (meta.inFile()) {
+        if (stream.file == null) {
+          write.abort();
+          return lookup(key);
+        }
+        write.copyFile(stream.file, meta.size());
+      }
+      for (int n = 0; n < meta.chunkCount() && !meta.inFile(); n++) {
         if (!stream.isAt(n)) {
           write.abort();
           return lookup(key);

@@ -17,22 +17,26 @@ import java.nio.ByteBuffer;
  * @param writer who wrote it ({@link dev.buckcache.storage.Provenance#encode}), or null: action-cache
  *     entries carry it, CAS blobs (content-addressed, so nobody can poison them) do not. Records with
  *     a writer are version 2 (the fixed fields, then the writer's bytes); version 1 has none.
+ * @param inFile whether the bytes lie raw in a file of their own ({@link BlobFiles}) rather than
+ *     in chunks in the data column family; {@code chunkCount} then counts the pieces a reader
+ *     takes. Versions 3 and 4 are versions 1 and 2 of such an entry.
  */
 @SuppressWarnings("ArrayRecordComponent") // writer is an opaque carrier, never compared
 record EntryMeta(long seq, long offset, long size, long storedBytes, int chunkCount, int chunkSize,
-    byte kind, byte[] writer) {
+    byte kind, byte[] writer, boolean inFile) {
   private static final byte VERSION = 1;
   private static final byte VERSION_WITH_WRITER = 2;
+  private static final byte IN_FILE = 2; // added to the version
   private static final int LENGTH = 1 + 8 * 4 + 4 + 4 + 1;
 
   EntryMeta(long seq, long offset, long size, long storedBytes, int chunkCount, int chunkSize,
       byte kind) {
-    this(seq, offset, size, storedBytes, chunkCount, chunkSize, kind, null);
+    this(seq, offset, size, storedBytes, chunkCount, chunkSize, kind, null, false);
   }
 
   byte[] encode() {
     var out = ByteBuffer.allocate(LENGTH + (writer == null ? 0 : writer.length))
-        .put(writer == null ? VERSION : VERSION_WITH_WRITER)
+        .put((byte) ((writer == null ? VERSION : VERSION_WITH_WRITER) + (inFile ? IN_FILE : 0)))
         .putLong(seq)
         .putLong(offset)
         .putLong(size)
@@ -48,7 +52,9 @@ record EntryMeta(long seq, long offset, long size, long storedBytes, int chunkCo
 
   static EntryMeta decode(byte[] bytes) {
     var in = ByteBuffer.wrap(bytes);
-    byte version = bytes.length == 0 ? 0 : in.get();
+    byte stored = bytes.length == 0 ? 0 : in.get();
+    boolean inFile = stored > VERSION_WITH_WRITER;
+    byte version = (byte) (inFile ? stored - IN_FILE : stored);
     boolean known = version == VERSION ? bytes.length == LENGTH
         : version == VERSION_WITH_WRITER && bytes.length > LENGTH;
     if (!known) {
@@ -56,11 +62,13 @@ record EntryMeta(long seq, long offset, long size, long storedBytes, int chunkCo
     }
     return new EntryMeta(
         in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getInt(), in.getInt(), in.get(),
-        version == VERSION ? null : java.util.Arrays.copyOfRange(bytes, LENGTH, bytes.length));
+        version == VERSION ? null : java.util.Arrays.copyOfRange(bytes, LENGTH, bytes.length),
+        inFile);
   }
 
   EntryMeta withPlacement(long newSeq, long newOffset) {
-    return new EntryMeta(newSeq, newOffset, size, storedBytes, chunkCount, chunkSize, kind, writer);
+    return new EntryMeta(newSeq, newOffset, size, storedBytes, chunkCount, chunkSize, kind, writer,
+        inFile);
   }
 
   int rawLength(int chunkNo) {
