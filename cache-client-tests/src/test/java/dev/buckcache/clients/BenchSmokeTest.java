@@ -39,6 +39,21 @@ class BenchSmokeTest {
     assertThat(new String(png, 1, 3, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("PNG");
   }
   @Test
+  void flamegraphSmoke_writesOneGraphPerWorkload() throws Exception {
+    Clients.require("python3");
+    Clients.require("jcmd");
+    var root = Path.of("..").toAbsolutePath().normalize();
+    var r = Clients.run(root, Map.of(), 600, "python3", "scripts/flamegraph", "--smoke",
+        "--label", "smoke", "--out", out.toString(), "put-64m", "get-64m");
+    System.out.println(r.output());
+    assertThat(r.exitCode()).as(r.output()).isZero();
+    for (var workload : new String[] {"put-64m", "get-64m"}) {
+      var html = Files.readString(out.resolve(workload + "-smoke.html"));
+      assertThat(html).as(workload).contains("<html").contains("buckcache-storage");
+    }
+  }
+
+  @Test
   void benchSharedS3Smoke_writesTheTwoNodeReport() throws Exception {
     Clients.require("python3");
     if (!Files.isExecutable(Path.of("/usr/sbin/nginx"))) {
