@@ -18,6 +18,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.ssl.SslContext;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.function.Function;
 import javax.net.ssl.SSLSession;
 import io.netty.channel.epoll.Epoll;
@@ -149,10 +150,12 @@ public final class HttpFrontEnd implements AutoCloseable {
       throws InterruptedException {
     boolean epoll = Epoll.isAvailable();
     var factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-    var boss = new MultiThreadIoEventLoopGroup(1, factory);
+    var boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("buckcache-http-accept"),
+        factory);
     // With gRPC relayed here, the loops host the relay's LocalChannels too (see LocalBridge).
-    var workers = new MultiThreadIoEventLoopGroup(grpcBridge == null ? factory
-        : dev.buckcache.grpc.LocalBridge.hostingLocalChannels(factory));
+    // Named threads, so thread dumps and flame graphs say which loops are the HTTP port's.
+    var workers = new MultiThreadIoEventLoopGroup(0, new DefaultThreadFactory("buckcache-http"),
+        grpcBridge == null ? factory : dev.buckcache.grpc.LocalBridge.hostingLocalChannels(factory));
     Class<? extends ServerChannel> channelType =
         epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     try {
