@@ -93,16 +93,21 @@ final class BlobFiles {
     return seqs.contains(seq);
   }
 
-  /** Removes the file of {@code seq}, if there is one; an open reader keeps reading it. */
-  void delete(long seq) {
+  /**
+   * Removes the file of {@code seq}, if there is one; an open reader keeps reading it. False when
+   * there was none, or it could not be deleted (then it stays counted, and the next pass retries).
+   */
+  boolean delete(long seq) {
     if (!seqs.remove(seq)) {
-      return;
+      return false;
     }
     try {
       Files.deleteIfExists(path(seq));
+      return true;
     } catch (IOException e) {
-      seqs.add(seq); // counted as on disk still; the next pass tries again
+      seqs.add(seq);
       log.warn("could not delete {}: {}", path(seq), e.getMessage());
+      return false;
     }
   }
 
@@ -119,8 +124,7 @@ final class BlobFiles {
   int deleteUnless(LongPredicate live) {
     int n = 0;
     for (long seq : seqs) {
-      if (!live.test(seq)) {
-        delete(seq);
+      if (!live.test(seq) && delete(seq)) {
         n++;
       }
     }

@@ -439,9 +439,14 @@ public final class DiskTier implements AutoCloseable {
     /** The next raw bytes from the offset, or null at the end. */
     public byte[] nextRaw() {
       if (meta.inFile()) {
-        var into = ByteBuffer.allocate(pieceRoom());
-        return nextRaw(into) ? Arrays.copyOfRange(into.array(), into.position(), into.limit())
-            : null;
+        synchronized (this) {
+          if (!atNext()) {
+            return null;
+          }
+          var raw = new byte[meta.rawLength(chunkNo) - skip];
+          nextRaw(ByteBuffer.wrap(raw));
+          return raw;
+        }
       }
       var value = nextValue();
       if (value == null) {

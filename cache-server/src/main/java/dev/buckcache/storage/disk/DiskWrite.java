@@ -100,7 +100,7 @@ public final class DiskWrite {
   private void flushChunk() {
     if (file == null) {
       var encoded = encodeChunk();
-      boolean toFile = chunkNo == 0 && !encoded.compressed() && tier.files != null
+      boolean toFile = chunkNo == 0 && !encoded.compressed()
           && expectedSize >= (long) FILE_CHUNKS * chunkSize;
       if (!toFile) {
         putChunk(encoded);
@@ -234,7 +234,7 @@ public final class DiskWrite {
     int chunks = chunkNo + (last == null ? 0 : 1);
     long offset = tier.head.getAndAdd(stored);
     var meta = new EntryMeta(seq, offset, rawSize, stored, chunks, chunkSize, kind, writer,
-        tier.files != null && tier.files.has(seq));
+        tier.files.has(seq));
     try (var batch = new WriteBatch()) {
       if (last != null) {
         batch.put(db.data, Keys.chunk(seq, chunkNo), last);
@@ -266,7 +266,7 @@ public final class DiskWrite {
       return;
     }
     long dead = flushedBytes;
-    if (tier.files != null && tier.files.has(seq)) {
+    if (tier.files.has(seq)) {
       try {
         closeFile();
       } catch (RuntimeException e) {
