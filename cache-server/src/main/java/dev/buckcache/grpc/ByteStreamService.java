@@ -104,7 +104,8 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
       if (name.compressed() && offset != 0) {
         throw GrpcErrors.invalid("compressed reads start at offset 0");
       }
-      long claim = Math.max(1, Math.min(digest.size(), CHUNK));
+      // A chunk sent and the next one read meanwhile (see ReadPump.start): two chunks at most.
+      long claim = 2 * Math.max(1, Math.min(digest.size(), CHUNK));
       if (!offload.claim(claim)) {
         throw offload.overBudget(claim);
       }
@@ -134,6 +135,9 @@ final class ByteStreamService extends ByteStreamGrpc.ByteStreamImplBase implemen
     }
 
     void start(Digest digest, long offset) {
+      // Ready while less than a chunk waits in the transport (grpc-java's default is 32 KiB): the
+      // next chunk is read while the last is written, not after it has all gone.
+      call.setOnReadyThreshold((int) CHUNK + 64);
       call.setOnCancelHandler(this::cancel);
       call.setOnReadyHandler(this::drain);
       synchronized (this) {
