@@ -19,11 +19,15 @@ public final class DiskAudit {
     }
   }
 
-  /** Scans the store, holding off eviction and copy-forward. Call when no writes are in flight. */
+  /**
+   * Scans the store, holding off eviction and copy-forward. Call when no writes are in flight.
+   * On a writable store it first waits (up to a minute) for the presence scan that follows open.
+   */
   public static Report run(DiskTier tier) {
     if (tier.readOnly()) {
       return scan(tier);
     }
+    tier.awaitPresence(java.time.Duration.ofMinutes(1));
     tier.drainRefreshes();
     synchronized (tier.evictor()) {
       return scan(tier);
@@ -47,10 +51,14 @@ public final class DiskAudit {
       problems.add("accounting says " + counted + " bytes, log records sum to " + logBytes);
     }
     long entries = 0;
+    boolean presence = tier.presenceBuilt();
     try (var it = db.db.newIterator(db.index)) {
       for (it.seekToFirst(); it.isValid(); it.next()) {
         entries++;
         var key = StoreKey.wrap(it.key());
+        if (presence && !tier.presence.mayContain(key)) {
+          problems.add(key + " is indexed but the presence index says it is absent");
+        }
         var meta = EntryMeta.decode(it.value());
         if (!key.equals(logKeys.get(meta.seq()))) {
           problems.add(key + " points at seq " + meta.seq() + " which has no log record for it");
@@ -60,6 +68,9 @@ public final class DiskAudit {
     }
     if (entries != tier.entries.get()) {
       problems.add("entry counter says " + tier.entries.get() + ", index holds " + entries);
+    }
+    if (presence && tier.presenceSize() != entries) {
+      problems.add("presence index holds " + tier.presenceSize() + " keys, index holds " + entries);
     }
     var pendingSeqs = new java.util.HashSet<Long>();
     try (var it = db.db.newIterator(db.pending)) {

@@ -342,6 +342,7 @@ final class DiskEvictor implements AutoCloseable {
       reclaimingBytes.addAndGet(freed);
       tier.tail.addAndGet(freed);
       tier.entries.addAndGet(-keys.size());
+      keys.forEach(tier::unindexed);
       evictedBytes.addAndGet(freed);
       evictedEntries.addAndGet(keys.size());
     } catch (RocksDBException e) {

@@ -87,7 +87,15 @@ import org.slf4j.LoggerFactory;
  * Space. The budget keeps free what RocksDB's flushes, WAL and compactions need (SpacePlan, sized
  * from the disk the store can really have), so eviction, which writes too, always has room.
  *
- * Stopping. close() stops the evictor and the copy-forward thread and waits for them, then closes
+ * Presence. A PresenceIndex (64-bit fingerprints of every indexed key, about 16 bytes per entry)
+ * answers "certainly absent" for find and sizesOf without RocksDB: the missing half of a
+ * FindMissingBlobs and a cold build's lookups. It is changed where `entries` is, under the key's
+ * lock after the write (indexed, unindexed), so it holds every key the index holds. It is built
+ * after open by a background scan of the index; until the scan ends every lookup goes to
+ * RocksDB. The scan adds a key under its lock unless the key was added or removed since the scan
+ * began (those changes already tell the truth), so the build races with no commit or eviction.
+ *
+ * Stopping. close() stops the evictor, the copy-forward thread and the presence scan and waits for them, then closes
  * every stream still open (each stream's methods and close are synchronized, so an iterator is
  * never freed under a read in progress), then RocksDB. Calls after close fail with "the store is
  * closed" instead of reaching freed native handles. A background thread that will not stop
@@ -122,6 +130,12 @@ public final class DiskTier implements AutoCloseable {
   private final ReentrantLock[] stripes = new ReentrantLock[1024];
   private final Set<StoreKey> refreshing = ConcurrentHashMap.newKeySet();
   private final ThreadPoolExecutor refresher;
+  /** Which keys are indexed; consulted once built (see Presence above). */
+  final PresenceIndex presence = new PresenceIndex();
+  private volatile boolean presenceBuilt;
+  /** While the presence index is built: fingerprints of keys indexed or unindexed meanwhile. */
+  private volatile Set<Long> presenceTouched = ConcurrentHashMap.newKeySet();
+  private Thread presenceBuilder;
   private final DiskEvictor evictor;
   private final DiskListener listener;
   /** Streams not yet closed; closing the tier closes them before RocksDB. Guards `closed`. */
@@ -198,6 +212,8 @@ public final class DiskTier implements AutoCloseable {
     try {
       var tier = new DiskTier(settings, layout, listener);
       tier.evictor.start();
+      tier.presenceBuilder = daemon("buckcache-presence").newThread(tier::buildPresence);
+      tier.presenceBuilder.start();
       return tier;
     } catch (RocksDBException | RuntimeException e) {
       layout.close();
@@ -292,6 +308,9 @@ public final class DiskTier implements AutoCloseable {
 
   /** Present and of the given kind; moves recency. */
   public Entry find(StoreKey key) {
+    if (presenceBuilt && !presence.mayContain(key)) {
+      return null;
+    }
     var meta = lookup(key);
     if (meta != null) {
       touch(key, meta);
@@ -301,16 +320,108 @@ public final class DiskTier implements AutoCloseable {
 
   /** Sizes of many entries (-1 where absent); moves recency of those found. */
   public long[] sizesOf(List<StoreKey> keys) {
-    var metas = lookupAll(keys);
     var out = new long[keys.size()];
+    Arrays.fill(out, -1);
+    boolean built = presenceBuilt;
+    var ask = new ArrayList<StoreKey>(keys.size());
+    var where = new int[keys.size()];
     for (int i = 0; i < out.length; i++) {
-      var meta = metas.get(i);
-      out[i] = meta == null ? -1 : meta.size();
+      if (!built || presence.mayContain(keys.get(i))) {
+        where[ask.size()] = i;
+        ask.add(keys.get(i));
+      }
+    }
+    if (ask.isEmpty()) {
+      return out;
+    }
+    var metas = lookupAll(ask);
+    for (int j = 0; j < metas.size(); j++) {
+      var meta = metas.get(j);
       if (meta != null) {
-        touch(keys.get(i), meta);
+        out[where[j]] = meta.size();
+        touch(ask.get(j), meta);
       }
     }
     return out;
+  }
+
+  /** A new key was indexed: called under its lock, after the write. */
+  void indexed(StoreKey key) {
+    presence.add(changing(key));
+  }
+
+  /** A key's index record was deleted: called under its lock, after the write. */
+  void unindexed(StoreKey key) {
+    presence.remove(changing(key));
+  }
+
+  /** The key's fingerprint, noted as changed if the presence scan is still running. */
+  private long changing(StoreKey key) {
+    long fp = PresenceIndex.fingerprint(key.bytes());
+    var touched = presenceTouched;
+    if (touched != null) {
+      touched.add(fp);
+    }
+    return fp;
+  }
+
+  /** Waits for the presence scan after open to end (tests, audits); false on timeout. */
+  boolean awaitPresence(java.time.Duration timeout) {
+    var builder = presenceBuilder;
+    if (builder == null) {
+      return presenceBuilt;
+    }
+    try {
+      builder.join(Math.max(1, timeout.toMillis()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return presenceBuilt;
+  }
+
+  /** Whether the presence index is built (lookups of absent keys skip RocksDB). */
+  boolean presenceBuilt() {
+    return presenceBuilt;
+  }
+
+  /** Fingerprints in the presence index (once built, the number of entries). */
+  long presenceSize() {
+    return presence.size();
+  }
+
+  /** Scans the index into the presence index; runs once, on its own thread, after open. */
+  private void buildPresence() {
+    long start = System.nanoTime();
+    var touched = presenceTouched;
+    try (var options = new ReadOptions().setFillCache(false);
+        var it = db.db.newIterator(db.index, options)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        if (closed) {
+          return;
+        }
+        var key = StoreKey.wrap(it.key());
+        long fp = PresenceIndex.fingerprint(key.bytes());
+        var lock = lockFor(key);
+        lock.lock();
+        try {
+          if (!touched.contains(fp)) {
+            presence.add(fp);
+          }
+        } finally {
+          lock.unlock();
+        }
+      }
+      it.status();
+    } catch (RocksDBException | RuntimeException e) {
+      log.warn("the presence index was not built; lookups of absent keys go to RocksDB: {}",
+          e.toString());
+      return;
+    }
+    presenceBuilt = true;
+    presenceTouched = null;
+    log.info("presence index built: {} keys, {} MB, in {} ms", presence.size(),
+        String.format(java.util.Locale.ROOT, "%.1f", presence.bytes() / 1e6),
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
   }
 
   /** The whole value of a single-chunk entry, or null if it vanished under eviction. */
@@ -620,6 +731,7 @@ public final class DiskTier implements AutoCloseable {
         throw DiskErrors.wrap(e, "deleting " + key);
       }
       entries.decrementAndGet();
+      unindexed(key);
       return true;
     } finally {
       lock.unlock();
@@ -792,6 +904,7 @@ public final class DiskTier implements AutoCloseable {
         throw DiskErrors.wrap(e, "committing a batch of " + seen.size() + " blobs");
       }
       entries.addAndGet(seen.size());
+      seen.forEach(this::indexed);
     } finally {
       unlock(locks);
       seqs.forEach(pendingSeqs::remove);
@@ -921,9 +1034,20 @@ public final class DiskTier implements AutoCloseable {
       return;
     }
     var done = new java.util.concurrent.CountDownLatch(1);
-    refresher.execute(done::countDown);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     try {
-      done.await(30, TimeUnit.SECONDS);
+      while (true) {
+        try {
+          refresher.execute(done::countDown);
+          break;
+        } catch (RejectedExecutionException full) { // its queue is full: wait for room
+          if (System.nanoTime() > deadline) {
+            return;
+          }
+          Thread.sleep(10);
+        }
+      }
+      done.await(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -1004,6 +1128,17 @@ public final class DiskTier implements AutoCloseable {
   private boolean stopBackground(long deadline) {
     if (evictor == null) {
       return true;
+    }
+    if (presenceBuilder != null) {
+      try {
+        presenceBuilder.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+      if (presenceBuilder.isAlive()) {
+        return false;
+      }
     }
     boolean evictorStopped = evictor.close(Math.max(0, deadline - System.nanoTime()));
     refresher.shutdownNow();

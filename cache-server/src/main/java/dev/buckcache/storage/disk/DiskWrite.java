@@ -255,6 +255,7 @@ public final class DiskWrite {
     }
     if (isNew) {
       tier.entries.incrementAndGet();
+      tier.indexed(key);
     }
     finish();
     tier.committed();
