@@ -145,15 +145,23 @@ final class RocksLayout implements AutoCloseable {
   }
 
   private ColumnFamilyOptions indexOptions(LRUCache cache) {
+    // Point lookups only, mostly of keys that are there (the presence index answers for absent
+    // ones): 4 KiB blocks with a hash index inside each, so a lookup in a block is one probe,
+    // not a binary search; a bloom filter over each memtable, so a key that has been flushed
+    // skips the memtable's skip list.
     var table =
         new BlockBasedTableConfig()
             .setBlockCache(cache)
             .setFilterPolicy(own(new BloomFilter(10)))
-            .setBlockSize(16 * 1024)
+            .setBlockSize(4 * 1024)
+            .setDataBlockIndexType(org.rocksdb.DataBlockIndexType.kDataBlockBinaryAndHash)
+            .setDataBlockHashTableUtilRatio(0.75)
             .setCacheIndexAndFilterBlocks(false);
     return own(new ColumnFamilyOptions())
         .setTableFormatConfig(table)
         .setCompressionType(CompressionType.LZ4_COMPRESSION)
+        .setMemtablePrefixBloomSizeRatio(0.1)
+        .setMemtableWholeKeyFiltering(true)
         .setWriteBufferSize(plan.indexBuffer());
   }
 
