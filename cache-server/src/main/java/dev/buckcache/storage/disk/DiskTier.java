@@ -95,11 +95,12 @@ import org.slf4j.LoggerFactory;
  * RocksDB. The scan adds a key under its lock unless the key was added or removed since the scan
  * began (those changes already tell the truth), so the build races with no commit or eviction.
  *
- * Stopping. close() stops the evictor, the copy-forward thread and the presence scan and waits for them, then closes
- * every stream still open (each stream's methods and close are synchronized, so an iterator is
- * never freed under a read in progress), then RocksDB. Calls after close fail with "the store is
- * closed" instead of reaching freed native handles. A background thread that will not stop
- * leaves RocksDB open: a leak until exit beats a native crash.
+ * Stopping. close() stops the evictor, the copy-forward thread and the presence scan and waits
+ * for them, then closes every stream still open (each stream's methods and close are
+ * synchronized, so an iterator is never freed under a read in progress), then RocksDB. Calls
+ * after close fail with "the store is closed" instead of reaching freed native handles. A
+ * background thread that will not stop leaves RocksDB open: a leak until exit beats a native
+ * crash.
  */
 
 /** The RocksDB-backed tier: durable, chunked, zstd-compressed, evicting in LRU order. */
