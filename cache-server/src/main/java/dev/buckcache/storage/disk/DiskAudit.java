@@ -69,8 +69,8 @@ public final class DiskAudit {
     if (entries != tier.entries.get()) {
       problems.add("entry counter says " + tier.entries.get() + ", index holds " + entries);
     }
-    if (presence && tier.presenceSize() != entries) {
-      problems.add("presence index holds " + tier.presenceSize() + " keys, index holds " + entries);
+    if (presence && tier.presence.size() != entries) {
+      problems.add("presence index holds " + tier.presence.size() + " keys, index holds " + entries);
     }
     var pendingSeqs = new java.util.HashSet<Long>();
     try (var it = db.db.newIterator(db.pending)) {

@@ -385,11 +385,6 @@ public final class DiskTier implements AutoCloseable {
     return presenceBuilt;
   }
 
-  /** Fingerprints in the presence index (once built, the number of entries). */
-  long presenceSize() {
-    return presence.size();
-  }
-
   /** Scans the index into the presence index; runs once, on its own thread, after open. */
   private void buildPresence() {
     long start = System.nanoTime();
