@@ -49,7 +49,8 @@ RUN java -XX:ArchiveClassesAtExit=/opt/buckcache/buckcache.jsa -Xlog:cds=off -Xl
     rm -rf /tmp/train /tmp/train.log
 USER 10001:10001
 WORKDIR /data
-# Half the container's memory for the heap: RocksDB and Netty's direct buffers live outside it.
+# Half the container's memory for the heap: RocksDB and direct buffers (Netty's, the memory tier's)
+# live outside it.
 # BUCKCACHE_MEMORY_LIMIT (or --memory-limit) sizes heap, direct buffers and RocksDB from one
 # number instead; set it a tenth under the container's limit (see README, "Memory").
 ENV BUCKCACHE_DIR=/data \

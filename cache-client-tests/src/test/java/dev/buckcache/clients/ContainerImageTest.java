@@ -178,7 +178,8 @@ class ContainerImageTest {
         logs = podman(30, "logs", name).output();
       }
       assertThat(logs).contains("memory: limit 1.1GB; heap max ")
-          .contains("direct buffers max 134.2MB, RocksDB cache and memtables 167.8MB")
+          .contains("direct buffers max 402.7MB (memory tier 268.4MB), RocksDB cache and "
+              + "memtables 167.8MB")
           .doesNotContain("may grow its heap");
     } finally {
       podman(60, "rm", "-f", "-t", "5", name);

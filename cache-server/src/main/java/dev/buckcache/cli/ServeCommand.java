@@ -53,7 +53,8 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    var loader = new ConfigLoader(System.getenv(), Runtime.getRuntime().maxMemory());
+    var loader = new ConfigLoader(System.getenv(), Runtime.getRuntime().maxMemory(),
+        dev.buckcache.config.MemoryPlan.jvmMaxDirect());
     var config = loader.load(configFile, flags());
     var server = BuckcacheServer.start(config);
     var stopped = new CountDownLatch(1);

@@ -38,7 +38,7 @@ public final class ConfigLoader {
       "eviction frees down to this fraction of the budget (above 0.5, below 1)");
   public static final Setting MEMORY_SIZE = new Setting("storage.memory_size",
       "BUCKCACHE_MEMORY_SIZE", "--memory-size", "SIZE", "512MB",
-      "memory tier for small blobs, 0 = off; the default shrinks to a quarter of a small heap");
+      "off-heap memory tier for small blobs, 0 = off; the default shrinks with little direct memory");
   public static final Setting MEMORY_LIMIT = new Setting("server.memory_limit",
       "BUCKCACHE_MEMORY_LIMIT", "--memory-limit", "SIZE", "off",
       "one limit for the process (heap, direct buffers, RocksDB); ./buckcache and the image size"
@@ -179,14 +179,22 @@ public final class ConfigLoader {
 
   private final Map<String, String> env;
   private final long maxHeap;
+  private final long maxDirect;
 
   /**
    * @param env the process environment (injected for tests)
-   * @param maxHeap the JVM's max heap, which bounds the memory tier
+   * @param maxHeap the JVM's max heap, which bounds the requests in flight
+   * @param maxDirect the JVM's max direct memory, which bounds the memory tier
    */
-  public ConfigLoader(Map<String, String> env, long maxHeap) {
+  public ConfigLoader(Map<String, String> env, long maxHeap, long maxDirect) {
     this.env = env;
     this.maxHeap = maxHeap;
+    this.maxDirect = maxDirect;
+  }
+
+  /** For a JVM that allows as much direct memory as heap (the JVM's default). */
+  public ConfigLoader(Map<String, String> env, long maxHeap) {
+    this(env, maxHeap, maxHeap);
   }
 
   /**
@@ -235,15 +243,22 @@ public final class ConfigLoader {
     // YAML 1.1 reads an unquoted `off` as false.
     var plan = get(values, MEMORY_LIMIT, v -> List.of("off", "false").contains(
         v.trim().toLowerCase(Locale.ROOT)) ? null : MemoryPlan.of(Sizes.parse(v)));
-    // With a limit, what the heap holds is sized from the plan's heap even if this JVM has more.
+    // With a limit, what the heap and direct memory hold is sized from the plan even if this JVM
+    // has more.
     long heap = plan == null ? maxHeap : Math.min(maxHeap, plan.heap());
     String raise = plan == null ? "raise -Xmx in JAVA_OPTS" : "raise " + MEMORY_LIMIT.key();
+    // The memory tier is off heap: half the direct memory, or the plan's room for it.
+    long room = plan == null ? maxDirect / 2
+        : Math.max(0, Math.min(maxDirect, plan.direct()) - plan.netty());
     long memory = get(values, MEMORY_SIZE, Sizes::parse);
     if (values.get(MEMORY_SIZE.key()).source().equals("default")) {
-      memory = Math.min(memory, heap / 4); // a small container still starts, with a smaller tier
+      // A small container still starts, with a smaller tier.
+      memory = Math.min(memory, plan == null ? maxDirect / 4 : room);
     }
-    check(memory <= heap / 2, values, MEMORY_SIZE, "is more than half the JVM heap ("
-        + Sizes.format(heap) + "); lower it or " + raise);
+    check(memory <= room, values, MEMORY_SIZE, "is more than the memory tier's room in direct "
+        + "memory (" + Sizes.format(room) + (plan == null ? ", half of -XX:MaxDirectMemorySize, "
+        + "which is -Xmx unless set" : "") + "); lower it or " + (plan == null
+        ? "raise -XX:MaxDirectMemorySize in JAVA_OPTS" : "raise " + MEMORY_LIMIT.key()));
     var compression = get(values, COMPRESSION,
         v -> Compression.valueOf(v.trim().toUpperCase(Locale.ROOT)));
     int level = get(values, ZSTD_LEVEL, Integer::parseInt);

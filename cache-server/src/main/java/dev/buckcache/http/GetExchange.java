@@ -71,9 +71,10 @@ final class GetExchange extends Exchange {
       return;
     }
     if (!zstd) {
-      var bytes = deps.store().peek(path.function(), path.hash());
+      ByteBuf bytes = deps.store().peek(path.function(), path.hash(),
+          view -> ctx.alloc().directBuffer(view.remaining()).writeBytes(view));
       if (bytes != null) {
-        respondBlob(Unpooled.wrappedBuffer(bytes));
+        respondBlob(bytes);
         return;
       }
     }

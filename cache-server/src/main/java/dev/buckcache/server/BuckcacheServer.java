@@ -85,7 +85,7 @@ public final class BuckcacheServer implements AutoCloseable {
     long started = System.nanoTime();
     var disk = new DiskSettings(s.dir(), s.maxSize(), s.cleanupThreshold(),
         s.compression() == Compression.ZSTD, s.zstdLevel(), DiskSettings.DEFAULT_CHUNK_SIZE,
-        s.memory() == null ? 0 : s.memory().rocksdb());
+        s.memory() == null ? 0 : s.memory().rocksdbWith(s.memorySize()));
     var store = TieredStore.open(disk, s.memorySize(), s.maxBlobSize());
     int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
     if (config.s3() != null) {
@@ -191,25 +191,14 @@ public final class BuckcacheServer implements AutoCloseable {
   private String memoryLine() {
     var s = config.storage();
     long heap = Runtime.getRuntime().maxMemory();
-    long direct = maxDirectMemory();
+    long direct = dev.buckcache.config.MemoryPlan.jvmMaxDirect();
     var plan = s.memory();
     return "memory: " + (plan == null ? "no limit (server.memory_limit off)"
         : "limit " + Sizes.format(plan.limit())) + "; heap max " + Sizes.format(heap)
-        + " (memory tier " + Sizes.format(s.memorySize()) + ", requests in flight "
-        + Sizes.format(s.maxInflightBytes()) + "), direct buffers max "
-        + (direct > 0 ? Sizes.format(direct) : "as the heap")
-        + (plan == null ? "" : ", RocksDB cache and memtables " + Sizes.format(plan.rocksdb()));
-  }
-
-  /** -XX:MaxDirectMemorySize, or 0 when not set (the JVM then allows as much as the heap). */
-  private static long maxDirectMemory() {
-    try {
-      var bean = java.lang.management.ManagementFactory.getPlatformMXBean(
-          com.sun.management.HotSpotDiagnosticMXBean.class);
-      return Long.parseLong(bean.getVMOption("MaxDirectMemorySize").getValue());
-    } catch (RuntimeException | LinkageError e) {
-      return 0;
-    }
+        + " (requests in flight " + Sizes.format(s.maxInflightBytes()) + "), direct buffers max "
+        + Sizes.format(direct) + " (memory tier " + Sizes.format(s.memorySize()) + ")"
+        + (plan == null ? "" : ", RocksDB cache and memtables "
+            + Sizes.format(plan.rocksdbWith(s.memorySize())));
   }
 
   /** How callers without a usable token are served, for the ready line. */

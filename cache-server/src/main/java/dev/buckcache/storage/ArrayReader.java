@@ -39,8 +39,7 @@ final class ArrayReader implements BlobReader {
 
   @Override
   public StoredChunk nextStored() {
-    var raw = nextRaw();
-    return raw == null ? null : new StoredChunk(StoredChunk.Encoding.RAW, raw, raw.length);
+    return StoredChunk.raw(nextRaw());
   }
 
   @Override

@@ -21,11 +21,22 @@ public interface CacheStore extends BlobStore, ActionCache {
   Optional<BlobReader> openHash(DigestFunction function, String hash);
 
   /**
-   * The blob's bytes if they are in memory now, else null. Never blocks on I/O, so an event loop
-   * may call it; a null says nothing about presence.
+   * The blob's bytes if they are in memory now, as {@code copy} makes them from a read-only view
+   * that is valid only during the call; else null. Never blocks on I/O, so an event loop may call
+   * it; a null says nothing about presence.
    */
-  default byte[] peek(DigestFunction function, String hash) {
+  default <T> T peek(DigestFunction function, String hash,
+      java.util.function.Function<java.nio.ByteBuffer, T> copy) {
     return null;
+  }
+
+  /** {@link #peek(DigestFunction, String, java.util.function.Function)} into a new array. */
+  default byte[] peek(DigestFunction function, String hash) {
+    return peek(function, hash, view -> {
+      var bytes = new byte[view.remaining()];
+      view.get(bytes);
+      return bytes;
+    });
   }
 
   /**

@@ -15,6 +15,11 @@ public record StoredChunk(Encoding encoding, byte[] bytes, int rawLength) {
     return encoding == Encoding.ZSTD ? bytes : ZstdFrames.rawFrame(bytes);
   }
 
+  /** Raw bytes as a piece; null for null (the end of a reader). */
+  public static StoredChunk raw(byte[] bytes) {
+    return bytes == null ? null : new StoredChunk(Encoding.RAW, bytes, bytes.length);
+  }
+
   /** A whole blob as a zstd stream of its stored frames (for answers built in memory). */
   public static byte[] zstdStream(BlobReader reader) {
     var out = new java.io.ByteArrayOutputStream((int) Math.min(reader.size() + 64, 1 << 20));

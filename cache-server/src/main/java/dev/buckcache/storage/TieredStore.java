@@ -74,7 +74,7 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     var key = StoreKey.cas(digest);
     var hit = memoryHit(key);
     if (hit != null) {
-      return hit.bytes().length == digest.size();
+      return hit.length() == digest.size();
     }
     var entry = disk.find(key);
     return entry != null && entry.size() == digest.size();
@@ -87,7 +87,7 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     for (var d : digests) {
       var key = StoreKey.cas(d);
       var hit = d.isEmpty() ? null : memoryHit(key);
-      if (!d.isEmpty() && (hit == null || hit.bytes().length != d.size())) {
+      if (!d.isEmpty() && (hit == null || hit.length() != d.size())) {
         toCheck.add(d);
         keys.add(key);
       }
@@ -125,16 +125,22 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     return openKey(StoreKey.cas(probe), -1, 0);
   }
 
-  /** The blob's bytes if the memory tier holds them; never touches the disk. */
+  /** The blob's bytes, copied out, if the memory tier holds them; never touches the disk. */
   @Override
-  public byte[] peek(DigestFunction function, String hash) {
+  public <T> T peek(DigestFunction function, String hash,
+      java.util.function.Function<java.nio.ByteBuffer, T> copy) {
     var key = StoreKey.cas(new Digest(function, hash, 0));
-    var hit = memoryHit(key);
-    if (hit != null) {
-      counters.memoryHit(key);
-      return hit.bytes();
+    var hit = memory.acquire(key);
+    if (hit == null) {
+      return null;
     }
-    return null;
+    try {
+      keepYoung(key, hit);
+      counters.memoryHit(key);
+      return copy.apply(hit.view());
+    } finally {
+      hit.release();
+    }
   }
 
   /** expectedSize -1: any size. */
@@ -142,10 +148,11 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     var located = new DiskTier.Entry[1];
     var cached = memoryOrLoad(key, located);
     if (cached != null) {
-      if (expectedSize >= 0 && cached.bytes().length != expectedSize) {
+      if (expectedSize >= 0 && cached.length() != expectedSize) {
+        cached.release();
         return Optional.empty();
       }
-      return Optional.of(new ArrayReader(cached.bytes(), offset));
+      return Optional.of(new MemoryReader(cached, offset));
     }
     var entry = located[0];
     if (entry == null || (expectedSize >= 0 && entry.size() != expectedSize)) {
@@ -212,7 +219,7 @@ public final class TieredStore implements CacheStore, AutoCloseable {
         VerifyingWriter.verify(digest, bytes);
         var key = StoreKey.cas(digest);
         var hit = memoryHit(key);
-        if (hit == null || hit.bytes().length != bytes.length) {
+        if (hit == null || hit.length() != bytes.length) {
           verified.add(new Verified(i, key, bytes));
         }
       } catch (RuntimeException e) {
@@ -250,7 +257,9 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     for (int j = 0; j < offsets.length; j++) {
       if (offsets[j] >= 0) {
         var v = absent.get(j);
-        memory.put(v.key(), new MemoryTier.Value(DiskTier.KIND_CAS, v.content(), offsets[j]));
+        var content = v.content();
+        memory.put(v.key(),
+            MemoryTier.Value.copyOf(DiskTier.KIND_CAS, content, 0, content.length, offsets[j]));
       }
     }
   }
@@ -263,7 +272,11 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     var located = new DiskTier.Entry[1];
     var cached = memoryOrLoad(key, located);
     if (cached != null) {
-      return Optional.of(new AcEntry(kindOf(cached.kind()), cached.bytes()));
+      try {
+        return Optional.of(new AcEntry(kindOf(cached.kind()), cached.copy(0)));
+      } finally {
+        cached.release();
+      }
     }
     if (located[0] == null) {
       counters.miss(key);
@@ -328,21 +341,26 @@ public final class TieredStore implements CacheStore, AutoCloseable {
     return v;
   }
 
-  /** The memory value (loading small disk entries into memory), else the disk entry in located. */
+  /**
+   * The memory value, retained for the caller (loading small disk entries into memory), else the
+   * disk entry in located.
+   */
   private MemoryTier.Value memoryOrLoad(StoreKey key, DiskTier.Entry[] located) {
-    var hit = memoryHit(key);
+    var hit = memory.acquire(key);
     if (hit != null) {
+      keepYoung(key, hit);
       counters.memoryHit(key);
       return hit;
     }
-    var loaded = memory.get(key, k -> {
+    var loaded = memory.acquire(key, k -> {
       var entry = disk.find(k);
       located[0] = entry;
       if (entry == null || !memory.admits(entry.size()) || entry.chunkCount() > 1) {
         return null;
       }
       var bytes = disk.readWhole(entry);
-      return bytes == null ? null : new MemoryTier.Value(entry.kind(), bytes, entry.ringOffset());
+      return bytes == null ? null
+          : MemoryTier.Value.copyOf(entry.kind(), bytes, 0, bytes.length, entry.ringOffset());
     });
     if (loaded != null && located[0] != null) {
       counters.diskHit(key);
@@ -479,9 +497,9 @@ public final class TieredStore implements CacheStore, AutoCloseable {
       write.commit();
       counted.close();
       if (copy != null && copied == total) {
-        var bytes = copy.length == copied ? copy : java.util.Arrays.copyOf(copy, copied);
         var entry = disk.find(key);
-        memory.put(key, new MemoryTier.Value(kind, bytes, entry == null ? 0 : entry.ringOffset()));
+        memory.put(key,
+            MemoryTier.Value.copyOf(kind, copy, 0, copied, entry == null ? 0 : entry.ringOffset()));
       }
     }
 

@@ -37,32 +37,44 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void load_smallHeap_defaultMemoryTierShrinks_anExplicitOneIsChecked() {
-    var small = new ConfigLoader(Map.of(), 512L << 20); // e.g. a container with a 700 MB limit
+  void load_smallDirectMemory_defaultMemoryTierShrinks_anExplicitOneIsChecked() {
+    // e.g. a container with a 700 MB limit: the JVM's direct memory defaults to its heap
+    var small = new ConfigLoader(Map.of(), 512L << 20);
     assertThat(small.load(null, Map.of()).storage().memorySize()).isEqualTo(128L << 20);
     assertThat(small.load(null, Map.of("storage.memory_size", "200MiB")).storage().memorySize())
         .isEqualTo(200L << 20);
     assertThatThrownBy(() -> small.load(null, Map.of("storage.memory_size", "512MB")))
-        .hasMessageContaining("more than half the JVM heap");
+        .hasMessageContaining("more than the memory tier's room in direct memory (268.4MB")
+        .hasMessageContaining("raise -XX:MaxDirectMemorySize");
+    // The tier is off heap: a small heap with room in direct memory holds a big tier.
+    var offHeap = new ConfigLoader(Map.of(), 256L << 20, 2L << 30);
+    assertThat(offHeap.load(null, Map.of()).storage().memorySize()).isEqualTo(512_000_000L);
+    assertThat(offHeap.load(null, Map.of()).storage().maxInflightBytes()).isEqualTo(64L << 20);
   }
 
-  /** The plan's heap sizes what the heap holds, even in a JVM started with more (a warning). */
+  /** The plan sizes what the heap and direct memory hold, even in a JVM started with more. */
   @Test
-  void load_memoryLimit_tierAndInflightFromThePlansHeap_anExplicitTierIsChecked() {
+  void load_memoryLimit_tierFromThePlansRoom_inflightFromItsHeap_anExplicitTierIsChecked() {
     var c = loader.load(null, Map.of("server.memory_limit", "1GiB")).storage();
     assertThat(c.memory()).isEqualTo(MemoryPlan.of(1L << 30));
-    assertThat(c.memorySize()).isEqualTo(160L << 20); // a quarter of the 640 MiB heap
-    assertThat(c.maxInflightBytes()).isEqualTo(160L << 20);
+    assertThat(c.memorySize()).isEqualTo(256L << 20); // the tier's room: a quarter of the limit
+    assertThat(c.maxInflightBytes()).isEqualTo(96L << 20); // a quarter of the 384 MiB heap
     assertThat(loader.load(null, Map.of("server.memory_limit", "1GiB", "storage.memory_size",
-        "300MiB")).storage().memorySize()).isEqualTo(300L << 20);
+        "100MiB")).storage().memorySize()).isEqualTo(100L << 20);
     assertThatThrownBy(() -> loader.load(null, Map.of("server.memory_limit", "1GiB",
-        "storage.memory_size", "400MiB")))
-        .hasMessageContaining("more than half the JVM heap").hasMessageContaining("raise server.memory_limit");
+        "storage.memory_size", "300MiB")))
+        .hasMessageContaining("more than the memory tier's room in direct memory (268.4MB)")
+        .hasMessageContaining("raise server.memory_limit");
+    assertThat(loader.load(null, Map.of("server.memory_limit", "2GiB")).storage().memorySize())
+        .as("the default tier from 2GiB on").isEqualTo(512_000_000L);
     assertThat(loader.load(null, Map.of()).storage().memory()).isNull();
     assertThat(loader.load(null, Map.of("server.memory_limit", "OFF")).storage().memory()).isNull();
     var env = new ConfigLoader(Map.of("BUCKCACHE_MEMORY_LIMIT", "4GiB"), 512L << 20);
-    // A JVM smaller than the plan bounds what the heap holds: a quarter of the 512 MiB it has.
-    assertThat(env.load(null, Map.of()).storage().memorySize()).isEqualTo(128L << 20);
+    // A JVM smaller than the plan bounds what it holds: its 512 MiB of direct memory, less
+    // Netty's 512 MiB share of the plan, leaves the tier no room.
+    assertThat(env.load(null, Map.of("storage.memory_size", "0")).storage().memorySize()).isZero();
+    assertThatThrownBy(() -> env.load(null, Map.of("storage.memory_size", "1MiB")))
+        .hasMessageContaining("room in direct memory (0B)");
     assertThatThrownBy(() -> loader.load(null, Map.of("server.memory_limit", "300MB")))
         .hasMessageContaining("invalid server.memory_limit '300MB' (from flag --memory-limit)")
         .hasMessageContaining("at least 512MiB");
@@ -94,7 +106,7 @@ class ConfigLoaderTest {
       "storage.cleanup_threshold|0.5|must be above 0.5 and below 1",
       "storage.compression|lz4|not one of zstd, none",
       "storage.zstd_level|30|must be 1 to 19",
-      "storage.memory_size|6GB|more than half the JVM heap",
+      "storage.memory_size|6GB|more than the memory tier's room in direct memory",
       "storage.max_inflight_bytes|6GB|more than half the JVM heap",
       "storage.max_inflight_bytes|100KB|must be at least 1MiB",
       "server.shutdown_grace|soon|not a duration"})

@@ -241,6 +241,8 @@ class DeployKitTest {
     env.put("BUCKCACHE_JWT_PUBLIC_KEYS", real.toString());
     var config = new ConfigLoader(env, 4L << 30).load(null, Map.of());
     assertThat(config.storage().maxSize()).isEqualTo(90_000_000_000L);
+    var limits = ((Map<String, Map<String, Object>>) container.get("resources")).get("limits");
+    assertWithinMemoryLimit(config, env, quantity(limits.get("memory")));
     try (var server = BuckcacheServer.start(config)) {
       var base = "http://127.0.0.1:" + server.httpAddress().getPort();
       var http = HttpClient.newHttpClient();
@@ -305,6 +307,20 @@ class DeployKitTest {
           : "secret:" + from.get("secretKeyRef").get("name") + "/" + from.get("secretKeyRef").get("key"));
     }
     return env;
+  }
+
+  /**
+   * The pod's memory limit plans the process a tenth or so under the container's, the memory
+   * tier within its room, and nothing in JAVA_OPTS overrides the heap the plan sets.
+   */
+  private static void assertWithinMemoryLimit(dev.buckcache.config.ServerConfig config,
+      Map<String, String> env, long containerLimit) {
+    var plan = config.storage().memory();
+    assertThat(plan).as("BUCKCACHE_MEMORY_LIMIT set").isNotNull();
+    assertThat(plan.limit()).isBetween(containerLimit * 85 / 100, containerLimit * 95 / 100);
+    assertThat(config.storage().memorySize()).isPositive()
+        .isLessThanOrEqualTo(plan.memoryTierRoom());
+    assertThat(env.get("JAVA_OPTS")).doesNotContain("-Xmx", "MaxRAM", "MaxDirectMemorySize");
   }
 
   @SuppressWarnings("unchecked")
@@ -378,11 +394,7 @@ class DeployKitTest {
     // The local disk's budget fits in the emptyDir, with room for RocksDB beyond its data.
     assertThat(config.storage().maxSize()).isLessThan(sizeLimit * 9 / 10);
     assertThat(quantity(resources.get("requests").get("ephemeral-storage"))).isGreaterThanOrEqualTo(sizeLimit);
-    // The heap (MaxRAMPercentage of the limit) holds the memory tier with room to spare.
-    var percent = Pattern.compile("MaxRAMPercentage=(\\d+)").matcher(env.get("JAVA_OPTS"));
-    assertThat(percent.find()).isTrue();
-    long heap = memoryLimit * Long.parseLong(percent.group(1)) / 100;
-    assertThat(config.storage().memorySize()).isPositive().isLessThanOrEqualTo(heap / 2);
+    assertWithinMemoryLimit(config, env, memoryLimit);
     var s3 = config.s3();
     assertThat(s3).as("the shared tier is on").isNotNull();
     // An emptyDir goes with the pod, and async's unsent uploads with it: shared only here.

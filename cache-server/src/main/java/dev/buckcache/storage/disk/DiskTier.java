@@ -536,8 +536,7 @@ public final class DiskTier implements AutoCloseable {
     /** The next stored chunk (offset 0 streams only), or null at the end. */
     public StoredChunk nextStored() {
       if (meta.inFile()) {
-        var raw = nextRaw();
-        return raw == null ? null : new StoredChunk(StoredChunk.Encoding.RAW, raw, raw.length);
+        return StoredChunk.raw(nextRaw());
       }
       var value = nextValue();
       return value == null ? null : codec.toStored(value, meta.rawLength(chunkNo - 1));

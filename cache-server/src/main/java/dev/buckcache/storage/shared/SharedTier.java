@@ -498,8 +498,9 @@ public final class SharedTier implements CacheStore, AutoCloseable {
   }
 
   @Override
-  public byte[] peek(DigestFunction function, String hash) {
-    return local.peek(function, hash);
+  public <T> T peek(DigestFunction function, String hash,
+      java.util.function.Function<java.nio.ByteBuffer, T> copy) {
+    return local.peek(function, hash, copy);
   }
 
   @Override
@@ -821,8 +822,7 @@ public final class SharedTier implements CacheStore, AutoCloseable {
     }
     @Override
     public StoredChunk nextStored() {
-      var bytes = nextRaw();
-      return bytes == null ? null : new StoredChunk(StoredChunk.Encoding.RAW, bytes, bytes.length);
+      return StoredChunk.raw(nextRaw());
     }
 
     @Override
