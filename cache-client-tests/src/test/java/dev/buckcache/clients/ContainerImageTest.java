@@ -178,7 +178,7 @@ class ContainerImageTest {
         logs = podman(30, "logs", name).output();
       }
       assertThat(logs).contains("memory: limit 1.1GB; heap max ")
-          .contains("direct buffers max 402.7MB (memory tier 268.4MB), RocksDB cache and "
+          .contains("direct buffers max 536.9MB (memory tier 402.7MB), RocksDB cache and "
               + "memtables 167.8MB")
           .doesNotContain("may grow its heap");
     } finally {

@@ -69,24 +69,24 @@ class ServeCommandProcessTest {
     var jvm = java.util.List.of(new String(flags.getInputStream().readAllBytes(),
         java.nio.charset.StandardCharsets.UTF_8).trim().split(" ", -1));
     assertThat(flags.waitFor()).isZero();
-    assertThat(jvm).containsExactly("-Xmx384m", "-XX:MaxDirectMemorySize=384m");
+    assertThat(jvm).containsExactly("-Xmx256m", "-XX:MaxDirectMemorySize=512m");
     String[] args = {"serve", "--dir", dir.toString(), "--max-size", "64MB", "--memory-limit",
         "1GiB", "--http-address", "127.0.0.1:0", "--grpc-address", "127.0.0.1:0"};
     try (var server = ServerProcess.startWithJvm(Map.of(), jvm, args)) {
       var ready = server.awaitLine("buckcache ready", WAIT);
       assertThat(ready).contains("memory: limit 1.1GB; heap max ")
-          .contains("(requests in flight 100.7MB)")
-          .contains("direct buffers max 402.7MB (memory tier 268.4MB), RocksDB cache and "
+          .contains("(requests in flight 67.1MB)")
+          .contains("direct buffers max 536.9MB (memory tier 402.7MB), RocksDB cache and "
               + "memtables 167.8MB");
       assertThat(String.join("\n", server.output())).doesNotContain("may grow its heap");
       server.terminate(WAIT);
     }
     try (var server = ServerProcess.startWithJvm(Map.of(), java.util.List.of("-Xmx2g"), args)) {
       var warning = server.awaitLine("may grow its heap", WAIT);
-      assertThat(warning).contains("add '-Xmx384m -XX:MaxDirectMemorySize=384m' to JAVA_OPTS");
+      assertThat(warning).contains("add '-Xmx256m -XX:MaxDirectMemorySize=512m' to JAVA_OPTS");
       // Direct memory unset: the JVM allows as much as the heap; the tier still keeps to the plan.
       assertThat(server.awaitLine("buckcache ready", WAIT))
-          .containsPattern("direct buffers max 2\\.\\dGB \\(memory tier 268.4MB\\)");
+          .containsPattern("direct buffers max 2\\.\\dGB \\(memory tier 402.7MB\\)");
       server.terminate(WAIT);
     }
   }

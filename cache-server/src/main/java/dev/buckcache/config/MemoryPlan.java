@@ -9,8 +9,8 @@ package dev.buckcache.config;
  * formula (scripts/memory-flags, which MemoryPlanTest holds to this class), and the server sizes
  * what it controls itself from it:
  *
- *   heap   = 3/8 of the limit             (-Xmx; requests in flight, indexes, the rest)
- *   direct = Netty's 1/8 (within 32..512 MiB) plus the memory tier's room, 1/4
+ *   heap   = 1/4 of the limit             (-Xmx; requests in flight, indexes, the rest)
+ *   direct = Netty's 1/8 (within 32..512 MiB) plus the memory tier's room, 3/8
  *                                          (-XX:MaxDirectMemorySize; the memory tier is off heap)
  *   native = the rest: RocksDB's block cache and memtables, less 96 MiB for the JVM's own
  *            (metaspace, code cache, thread stacks, GC tables), plus what the memory tier
@@ -42,9 +42,9 @@ public record MemoryPlan(long limit, long heap, long direct, long netty, long ro
       throw new IllegalArgumentException("must be at least 512MiB");
     }
     long mib = limit / MIB;
-    long heap = mib * 3 / 8;
+    long heap = mib / 4;
     long netty = Math.max(32, Math.min(512, mib / 8));
-    long direct = netty + mib / 4;
+    long direct = netty + mib * 3 / 8;
     long rocksdb = Math.max(16, mib - heap - direct - JVM_NATIVE / MIB);
     return new MemoryPlan(limit, heap * MIB, direct * MIB, netty * MIB, rocksdb * MIB);
   }

@@ -57,16 +57,16 @@ class ConfigLoaderTest {
   void load_memoryLimit_tierFromThePlansRoom_inflightFromItsHeap_anExplicitTierIsChecked() {
     var c = loader.load(null, Map.of("server.memory_limit", "1GiB")).storage();
     assertThat(c.memory()).isEqualTo(MemoryPlan.of(1L << 30));
-    assertThat(c.memorySize()).isEqualTo(256L << 20); // the tier's room: a quarter of the limit
-    assertThat(c.maxInflightBytes()).isEqualTo(96L << 20); // a quarter of the 384 MiB heap
+    assertThat(c.memorySize()).isEqualTo(384L << 20); // the tier's room: 3/8 of the limit
+    assertThat(c.maxInflightBytes()).isEqualTo(64L << 20); // a quarter of the 256 MiB heap
     assertThat(loader.load(null, Map.of("server.memory_limit", "1GiB", "storage.memory_size",
         "100MiB")).storage().memorySize()).isEqualTo(100L << 20);
     assertThatThrownBy(() -> loader.load(null, Map.of("server.memory_limit", "1GiB",
-        "storage.memory_size", "300MiB")))
-        .hasMessageContaining("more than the memory tier's room in direct memory (268.4MB)")
+        "storage.memory_size", "400MiB")))
+        .hasMessageContaining("more than the memory tier's room in direct memory (402.7MB)")
         .hasMessageContaining("raise server.memory_limit");
-    assertThat(loader.load(null, Map.of("server.memory_limit", "2GiB")).storage().memorySize())
-        .as("the default tier from 2GiB on").isEqualTo(512_000_000L);
+    assertThat(loader.load(null, Map.of("server.memory_limit", "1400MiB")).storage().memorySize())
+        .as("the default tier from 1.3GiB on").isEqualTo(512_000_000L);
     assertThat(loader.load(null, Map.of()).storage().memory()).isNull();
     assertThat(loader.load(null, Map.of("server.memory_limit", "OFF")).storage().memory()).isNull();
     var env = new ConfigLoader(Map.of("BUCKCACHE_MEMORY_LIMIT", "4GiB"), 512L << 20);

@@ -19,22 +19,22 @@ class MemoryPlanTest {
   private static final Path SCRIPT = Path.of("..", "scripts", "memory-flags");
 
   @Test
-  void of_oneGib_threeEighthsHeap_directForNettyAndTheTier_restLessTheJvmForRocksDb() {
+  void of_oneGib_aQuarterHeap_directForNettyAndTheTier_restLessTheJvmForRocksDb() {
     var plan = MemoryPlan.of(1L << 30);
-    assertThat(plan.heap()).isEqualTo(384 * MIB);
+    assertThat(plan.heap()).isEqualTo(256 * MIB);
     assertThat(plan.netty()).isEqualTo(128 * MIB);
-    assertThat(plan.direct()).isEqualTo(384 * MIB);
-    assertThat(plan.memoryTierRoom()).isEqualTo(256 * MIB);
+    assertThat(plan.direct()).isEqualTo(512 * MIB);
+    assertThat(plan.memoryTierRoom()).isEqualTo(384 * MIB);
     assertThat(plan.rocksdb()).isEqualTo(160 * MIB);
     assertThat(plan.heap() + plan.direct() + plan.rocksdb() + MemoryPlan.JVM_NATIVE)
         .isEqualTo(1L << 30);
     assertThat(plan.rocksdbWith(200 * MIB)).as("what the tier leaves goes to RocksDB")
-        .isEqualTo(216 * MIB);
-    assertThat(plan.rocksdbWith(256 * MIB)).isEqualTo(160 * MIB);
-    assertThat(plan.jvmOptions()).isEqualTo("-Xmx384m -XX:MaxDirectMemorySize=384m");
+        .isEqualTo(344 * MIB);
+    assertThat(plan.rocksdbWith(384 * MIB)).isEqualTo(160 * MIB);
+    assertThat(plan.jvmOptions()).isEqualTo("-Xmx256m -XX:MaxDirectMemorySize=512m");
     var big = MemoryPlan.of(16L << 30);
     assertThat(big.netty()).as("Netty's share stops at 512 MiB").isEqualTo(512 * MIB);
-    assertThat(big.memoryTierRoom()).isEqualTo(4096 * MIB);
+    assertThat(big.memoryTierRoom()).isEqualTo(6144 * MIB);
     assertThatThrownBy(() -> MemoryPlan.of(511 * MIB)).hasMessageContaining("at least 512MiB");
   }
 
