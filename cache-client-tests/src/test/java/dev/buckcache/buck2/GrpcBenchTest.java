@@ -32,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * gRPC throughput, Buck2's call shapes: FindMissingBlobs (100 digests per call, half present, from
  * {@link #CALLERS} callers over {@link #CONNECTIONS} connections), BatchUpdate/BatchRead packed to
- * 4,000,000 bytes, ByteStream in 1 MiB messages; one caller for the rest. buckcache runs with JWT
+ * 4,000,000 bytes (from one caller, then from {@link #CONNECTIONS} at once, as a build's
+ * finished actions upload), ByteStream in 1 MiB messages; one caller for the rest. buckcache runs with JWT
  * auth on. With {@code BAZEL_REMOTE} naming a bazel-remote binary (scripts/bench passes it
  * through; nothing here builds one), bazel-remote runs beside it on its own gRPC port and the
  * same client measures both, alternating which goes first, {@code buckcache.bench.rounds}
@@ -51,8 +52,10 @@ class GrpcBenchTest {
         + " connections",
     "ByteStream write, 64 MiB blobs, 1 MiB messages (time in the write calls)",
     "ByteStream read, 64 MiB blobs",
+    "BatchUpdateBlobs, 16 KiB blobs in 4,000,000-byte batches, " + CONNECTIONS + " callers on "
+        + CONNECTIONS + " connections",
   };
-  static final String[] UNIT = {"MB/s", "MB/s", "digests/s", "MB/s", "MB/s"};
+  static final String[] UNIT = {"MB/s", "MB/s", "digests/s", "MB/s", "MB/s", "MB/s"};
   @TempDir Path dir;
 
   static String cli(String... args) throws Exception {
@@ -122,7 +125,7 @@ class GrpcBenchTest {
     final byte[] pool = new byte[16 << 20];
     final List<Digest> uploaded = new ArrayList<>();
     final List<Digest> big = new ArrayList<>();
-    long blobNo;
+    final java.util.concurrent.atomic.AtomicLong blobNo = new java.util.concurrent.atomic.AtomicLong();
 
     Target(String name, String host, int port, String token, long seed) {
       this.name = name;
@@ -140,34 +143,13 @@ class GrpcBenchTest {
       // Each round reads what it wrote: an earlier round's may have been evicted since.
       uploaded.clear();
       big.clear();
-      // BatchUpdate: 16 KiB blobs packed to 4,000,000 bytes per call. Each blob is a slice of a
-      // random pool with a counter in its first 8 bytes: new content at the cost of a copy, so the
-      // client's random numbers do not cap what is measured.
-      long bytes = 0;
-      long start = System.nanoTime();
-      while (elapsed(start) < SECONDS) {
-        var request = BatchUpdateBlobsRequest.newBuilder();
-        long batch = 0;
-        while (batch + 16384 + 200 <= Buck2Client.BUCK2_BATCH_LIMIT) {
-          int at = (int) (blobNo * 16384 % (pool.length - 16384));
-          var b = Arrays.copyOfRange(pool, at, at + 16384);
-          java.nio.ByteBuffer.wrap(b).putLong(0, blobNo++);
-          var d = Buck2PatternTest.digest(b);
-          request.addRequestsBuilder().setDigest(d).setData(ByteString.copyFrom(b));
-          uploaded.add(d);
-          batch += b.length + 200;
-          bytes += b.length;
-        }
-        var response = ContentAddressableStorageGrpc.newBlockingStub(channel)
-            .batchUpdateBlobs(request.build());
-        response.getResponsesList().forEach(r -> assertThat(r.getStatus().getCode())
-            .as(name + " " + r.getStatus()).isZero());
-      }
-      result[0] = bytes / elapsed(start) / 1e6;
+      // BatchUpdate: 16 KiB blobs packed to 4,000,000 bytes per call, one caller (the many
+      // callers' measurement comes last, so the others see the same store as before).
+      result[0] = batchUpdates(1);
 
       // BatchRead of the same, 4,000,000 bytes per call.
-      bytes = 0;
-      start = System.nanoTime();
+      long bytes = 0;
+      long start = System.nanoTime();
       for (int i = 0; elapsed(start) < SECONDS; i = (i + 240) % Math.max(1, uploaded.size() - 240)) {
         var request = BatchReadBlobsRequest.newBuilder().addAllDigests(
             uploaded.subList(i, Math.min(uploaded.size(), i + 240)));
@@ -226,7 +208,7 @@ class GrpcBenchTest {
       random.nextBytes(content);
       for (int n = 0; elapsed(start) < SECONDS || n == 0; n++) {
         var b = content.clone();
-        java.nio.ByteBuffer.wrap(b).putLong(0, blobNo++);
+        java.nio.ByteBuffer.wrap(b).putLong(0, blobNo.getAndIncrement());
         var d = Buck2PatternTest.digest(b);
         long began = System.nanoTime();
         assertThat(dev.buckcache.process.ByteStreams.write(channel, d.getHash(), b, 1 << 20, 0))
@@ -251,7 +233,58 @@ class GrpcBenchTest {
         bytes += got;
       }
       result[4] = bytes / elapsed(start) / 1e6;
+      result[5] = batchUpdates(CONNECTIONS);
       return result;
+    }
+
+    /**
+     * MB/s of BatchUpdate from {@code callers} callers, each on its own connection, for
+     * {@link #SECONDS}. Each blob is a slice of a random pool with a counter in its first 8
+     * bytes: new content at the cost of a copy, so the client's random numbers do not cap what
+     * is measured.
+     */
+    double batchUpdates(int callers) throws Exception {
+      var pool = Executors.newFixedThreadPool(callers);
+      try {
+        var calls = new ArrayList<Callable<Long>>();
+        long start = System.nanoTime();
+        for (int c = 0; c < callers; c++) {
+          var stub = ContentAddressableStorageGrpc.newBlockingStub(channels.get(c % CONNECTIONS));
+          calls.add(() -> {
+            long bytes = 0;
+            while (elapsed(start) < SECONDS) {
+              var request = BatchUpdateBlobsRequest.newBuilder();
+              var digests = new ArrayList<Digest>();
+              long batch = 0;
+              while (batch + 16384 + 200 <= Buck2Client.BUCK2_BATCH_LIMIT) {
+                long no = blobNo.getAndIncrement();
+                int at = (int) (no * 16384 % (this.pool.length - 16384));
+                var b = Arrays.copyOfRange(this.pool, at, at + 16384);
+                java.nio.ByteBuffer.wrap(b).putLong(0, no);
+                var d = Buck2PatternTest.digest(b);
+                request.addRequestsBuilder().setDigest(d).setData(ByteString.copyFrom(b));
+                digests.add(d);
+                batch += b.length + 200;
+                bytes += b.length;
+              }
+              var response = stub.batchUpdateBlobs(request.build());
+              response.getResponsesList().forEach(r -> assertThat(r.getStatus().getCode())
+                  .as(name + " " + r.getStatus()).isZero());
+              synchronized (uploaded) {
+                uploaded.addAll(digests);
+              }
+            }
+            return bytes;
+          });
+        }
+        long total = 0;
+        for (var f : pool.invokeAll(calls)) {
+          total += f.get();
+        }
+        return total / elapsed(start) / 1e6;
+      } finally {
+        pool.shutdownNow();
+      }
     }
 
     void close() throws InterruptedException {
