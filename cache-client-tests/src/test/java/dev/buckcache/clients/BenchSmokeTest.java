@@ -33,7 +33,7 @@ class BenchSmokeTest {
     assertThat(report).contains("## HTTP, side by side", "GET 4 KiB (memory tier)",
         "GET 4 KiB (disk tier)", "PUT 4 KiB", "PUT 8 MiB", "turborepo-remote-cache",
         "## GET throughput by blob size", "## Memory", "peak RSS", "## The store alone",
-        "reopen", "findMissing", "evict");
+        "reopen", "findMissing", "evict", "## Port open after a restart", "| 1,000 | ");
     var png = Files.readAllBytes(out.resolve("bench-throughput.png"));
     assertThat(png.length).isGreaterThan(5000);
     assertThat(new String(png, 1, 3, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("PNG");

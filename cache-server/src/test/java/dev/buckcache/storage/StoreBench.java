@@ -22,6 +22,10 @@ import java.util.function.IntConsumer;
  */
 public final class StoreBench {
   public static void main(String[] args) throws Exception {
+    if (args.length == 4 && args[1].equals("fill")) { // scripts/bench-store fill DIR N
+      fill(Path.of(args[2]), Integer.parseInt(args[3]));
+      return;
+    }
     var root = Path.of(args[0]);
     int reopenEntries = args.length > 1 ? Integer.parseInt(args[1]) : 1_000_000;
     int smallOps = args.length > 2 ? Integer.parseInt(args[2]) : 200_000;
@@ -130,6 +134,24 @@ public final class StoreBench {
     System.out.printf(Locale.ROOT, "%-7s %-18s %10.0f ops/s %8.1f MB/s  (%d ops, %.2f s)%n",
         size >= (1 << 20) ? (size >> 20) + "MiB" : (size >> 10) + "KiB", what, ops / seconds,
         ops / seconds * size / 1e6, ops, seconds);
+  }
+
+  /**
+   * {@code fill DIR N}: a store of N random 100-byte blobs for a server to open (scripts/bench's
+   * restart part); prints the hash of the last one, for a GET that shows the server sees them.
+   */
+  private static void fill(Path dir, int entries) {
+    var random = new Random(5);
+    var b = new byte[100];
+    Digest last = null;
+    try (var store = open(dir, 8_000_000_000L, 0)) {
+      for (int i = 0; i < entries; i++) {
+        random.nextBytes(b);
+        last = Digest.of(DigestFunction.SHA256, b);
+        store.put(last, b);
+      }
+    }
+    System.out.println(last == null ? "empty" : "last " + last.hash());
   }
 
   private static void reopen(Path dir, int entries) throws IOException {
