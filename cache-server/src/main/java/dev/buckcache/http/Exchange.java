@@ -253,7 +253,7 @@ abstract class Exchange {
 
   private void record() {
     var metrics = deps.metrics();
-    if (metrics == null) {
+    if (metrics == null || ctx.channel().hasAttr(HttpFrontEnd.WARM_UP)) {
       return;
     }
     var uri = request.uri();

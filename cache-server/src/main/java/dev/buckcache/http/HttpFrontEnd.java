@@ -183,11 +183,13 @@ public final class HttpFrontEnd implements AutoCloseable {
   /**
    * A few requests through the whole pipeline on a loopback port of its own before the real port
    * opens, so a client's first request does not pay for class loading and the cold interpreter
-   * (one of about 140 ms was seen here; after this, a few ms). /healthz: it counts in no metric.
-   * Any failure only ends the warm-up.
+   * (one of about 140 ms was seen here; after this, a few ms). Its connections carry {@link
+   * #WARM_UP}, so they count in no metric and write no access-log line. Any failure only ends the
+   * warm-up.
    */
   private static void warmUp(ServerBootstrap bootstrap) throws InterruptedException {
-    var warm = bootstrap.bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))
+    var warm = bootstrap.clone().childAttr(WARM_UP, Boolean.TRUE)
+        .bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))
         .sync().channel();
     try {
       var at = (InetSocketAddress) warm.localAddress();
@@ -208,6 +210,10 @@ public final class HttpFrontEnd implements AutoCloseable {
       warm.close().sync();
     }
   }
+
+  /** Marks the warm-up's connections (see {@link #warmUp}). */
+  static final io.netty.util.AttributeKey<Boolean> WARM_UP =
+      io.netty.util.AttributeKey.valueOf("buckcache-http-warm-up");
 
   public InetSocketAddress address() {
     return (InetSocketAddress) channel.localAddress();
